@@ -1,0 +1,61 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// RevocationStore answers and records revocations (PRODUCT.md §5). Errors
+// other than context cancellation mean the store could not answer.
+type RevocationStore interface {
+	// JTIRevoked reports whether the token with this jti is revoked.
+	JTIRevoked(ctx context.Context, jti string) (bool, error)
+	// SubjectRevokedAt returns the time at or before which the subject's
+	// tokens and sessions are revoked; the zero time when never.
+	SubjectRevokedAt(ctx context.Context, sub string) (time.Time, error)
+	// RevokeJTI revokes one token until its expiry.
+	RevokeJTI(ctx context.Context, jti string, exp time.Time) error
+	// RevokeSubject revokes every token issued, and session created, at or
+	// before at (UNIX seconds resolution).
+	RevokeSubject(ctx context.Context, sub string, at time.Time) error
+}
+
+// SessionRecord is what the store keeps for a browser session. It never
+// contains the session ID, only its hash (Key).
+type SessionRecord struct {
+	Key       string    `json:"-"` // hex SHA-256 of the session ID
+	User      string    `json:"user"`
+	Email     string    `json:"email,omitempty"`
+	Groups    []string  `json:"groups,omitempty"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	IP        string    `json:"ip,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+}
+
+// SessionStore keeps server-side sessions under the hash of their ID.
+type SessionStore interface {
+	// CreateSession stores rec under rec.Key, expiring after idle unless
+	// touched, and indexes it under rec.User.
+	CreateSession(ctx context.Context, rec SessionRecord, idle time.Duration) error
+	// TouchSession returns the session and slides its expiry to now+idle,
+	// in one round trip. ErrNotFound when absent or expired.
+	TouchSession(ctx context.Context, key string, idle time.Duration) (SessionRecord, error)
+	// DeleteSession removes one session; false when it did not exist.
+	DeleteSession(ctx context.Context, key string) (bool, error)
+	// UserSessions lists the user's live sessions.
+	UserSessions(ctx context.Context, user string) ([]SessionRecord, error)
+	// DeleteUserSessions removes every session of the user and returns how
+	// many there were.
+	DeleteUserSessions(ctx context.Context, user string) (int, error)
+}
+
+// Store is everything Gatehouse keeps outside the process.
+type Store interface {
+	RevocationStore
+	SessionStore
+	// Ping reports whether the store answers; used by /readyz.
+	Ping(ctx context.Context) error
+	// Close releases connections and background work.
+	Close() error
+}

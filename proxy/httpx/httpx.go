@@ -1,0 +1,77 @@
+// Package httpx holds the small HTTP helpers shared by Gatehouse's own
+// endpoints (the proxy, the reserved /.gatehouse/ pages, the admin API): the
+// JSON error body, the request ID and the client IP the proxy decided on.
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+)
+
+// RequestIDHeader carries the request ID to the upstream and the client.
+const RequestIDHeader = "X-Request-Id"
+
+// ErrorBody is the JSON body of every error Gatehouse answers itself.
+type ErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+	RequestID        string `json:"request_id,omitempty"`
+}
+
+// WriteError answers with status and a JSON ErrorBody. description must
+// never contain a credential.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: code, ErrorDescription: description, RequestID: RequestID(r)})
+}
+
+// WriteJSON answers with status and v encoded as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+)
+
+// WithRequestInfo returns ctx carrying the request ID and client IP decided
+// by the proxy.
+func WithRequestInfo(ctx context.Context, requestID string, clientIP netip.Addr) context.Context {
+	ctx = context.WithValue(ctx, requestIDKey, requestID)
+	return context.WithValue(ctx, clientIPKey, clientIP)
+}
+
+// RequestID returns the request's ID: the one the proxy decided on, else the
+// X-Request-Id header, else "".
+func RequestID(r *http.Request) string {
+	if id, ok := r.Context().Value(requestIDKey).(string); ok {
+		return id
+	}
+	return r.Header.Get(RequestIDHeader)
+}
+
+// ClientIP returns the client address the proxy decided on (honouring
+// trusted_proxies), else the peer address of r.
+func ClientIP(r *http.Request) netip.Addr {
+	if ip, ok := r.Context().Value(clientIPKey).(netip.Addr); ok {
+		return ip
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
