@@ -14,6 +14,7 @@ import (
 	_ "github.com/lestrrat-go/jwx/v2/jwk"
 	_ "github.com/lestrrat-go/jwx/v2/jwt"
 	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/testutil"
 	_ "github.com/redis/go-redis/v9"
 	_ "golang.org/x/crypto/bcrypt"
 	_ "golang.org/x/time/rate"

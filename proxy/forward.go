@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+)
+
+// forwarder is the ReverseProxy and its hooks.
+type forwarder struct {
+	h     *Handler
+	proxy *httputil.ReverseProxy
+}
+
+func newForwarder(h *Handler, transport http.RoundTripper, upstreamTimeout time.Duration) *forwarder {
+	if upstreamTimeout <= 0 {
+		upstreamTimeout = 60 * time.Second
+	}
+	if transport == nil {
+		transport = NewTransport(upstreamTimeout)
+	}
+	f := &forwarder{h: h}
+	f.proxy = &httputil.ReverseProxy{
+		Rewrite:        f.rewrite,
+		Transport:      transport,
+		BufferPool:     bufferPool{},
+		ModifyResponse: f.modifyResponse,
+		ErrorHandler:   f.errorHandler,
+		ErrorLog:       nil,
+		FlushInterval:  -1, // stream: server-sent events and long downloads are not held back
+	}
+	return f
+}
+
+// NewTransport returns the upstream transport: a connection pool sized for a
+// sidecar's concurrency (Go's default keeps two idle connections per host,
+// which under load means a new TCP connection for most requests).
+func NewTransport(upstreamTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // never send upstream traffic through an environment proxy
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: upstreamTimeout,
+		ExpectContinueTimeout: 1 * time.Second,
+		DisableCompression:    true, // pass the upstream's encoding through untouched
+	}
+}
+
+// rewrite builds the upstream request. ReverseProxy has already removed
+// hop-by-hop headers (including any named in Connection) and X-Forwarded-*
+// from pr.Out, so what is set here cannot be dropped by a client.
+func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
+	x := pr.In.Context().Value(exchangeKey{}).(*exchange)
+	h := f.h
+	pr.SetURL(x.route.upstream)
+	pr.Out.Host = pr.In.Host
+	out := pr.Out.Header
+	h.strip.strip(out)
+	if !x.route.ForwardAuthorization {
+		out.Del("Authorization")
+	}
+	if h.sessions != nil {
+		h.sessions.StripCookie(out)
+	}
+	f.setForwarded(pr)
+	out.Set(httpx.RequestIDHeader, x.requestID)
+	if x.id != nil {
+		h.headers.setIdentity(out, x.id)
+		if h.assert != nil && h.headers.Assertion != "" {
+			if a, err := h.assert.Assert(x.id, x.route.Name); err == nil {
+				out.Set(h.headers.Assertion, a)
+			} else {
+				h.log.ErrorContext(pr.In.Context(), "sign identity assertion", "request_id", x.requestID, "error", err)
+			}
+		}
+	}
+	x.upStart = time.Now()
+}
+
+// setForwarded sets X-Forwarded-For/-Proto/-Host: replaced from a peer we do
+// not trust, extended from a trusted proxy.
+func (f *forwarder) setForwarded(pr *httputil.ProxyRequest) {
+	in := pr.In.Header
+	trusted := isTrusted(peerAddr(pr.In.RemoteAddr), f.h.trusted)
+	if trusted {
+		if prior := in.Values("X-Forwarded-For"); len(prior) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), prior...)
+		}
+	}
+	pr.SetXForwarded()
+	if trusted {
+		if v := in.Get("X-Forwarded-Proto"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Proto", v)
+		}
+		if v := in.Get("X-Forwarded-Host"); v != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", v)
+		}
+	}
+}
+
+func (f *forwarder) modifyResponse(resp *http.Response) error {
+	x := resp.Request.Context().Value(exchangeKey{}).(*exchange)
+	x.route.upDur.Observe(time.Since(x.upStart).Seconds())
+	if c := resp.StatusCode / 100; c >= 1 && c <= 5 {
+		x.route.upCodes[c].Inc()
+	}
+	return nil
+}
+
+// errorHandler answers when the upstream could not be reached or timed out:
+// 504 for a timeout, 502 otherwise, and nothing for a client that left.
+func (f *forwarder) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x := r.Context().Value(exchangeKey{}).(*exchange)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.status = 499 // client closed the request; nothing to send
+		}
+		return
+	}
+	status, code, desc := http.StatusBadGateway, "bad_gateway", "the upstream could not be reached"
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status, code, desc = http.StatusGatewayTimeout, "gateway_timeout", "the upstream did not answer in time"
+	}
+	x.route.upCodes[5].Inc()
+	f.h.log.ErrorContext(r.Context(), "upstream error", "request_id", x.requestID, "route", x.route.Name, "error", err)
+	httpx.WriteError(w, r, status, code, desc)
+}
+
+// bufferPool recycles the 32 KiB copy buffers ReverseProxy uses per response.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }

@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+)
+
+// Headers names the identity headers Gatehouse sets upstream. Empty names
+// are not sent (User, Email, Groups and Method default in config).
+type Headers struct {
+	User      string
+	Email     string
+	Groups    string
+	Method    string
+	Extra     map[string]string // header name → claim path
+	Assertion string            // header carrying a signed identity JWT; "" for none
+}
+
+// names returns every configured identity header name, for stripping.
+func (h Headers) names() []string {
+	out := []string{h.User, h.Email, h.Groups, h.Method, h.Assertion}
+	for name := range h.Extra {
+		out = append(out, name)
+	}
+	return out
+}
+
+// headerKey folds a header name the way a lenient upstream might read it
+// (any letter case, '_' for '-'), so that every spelling of an identity
+// header can be recognised and stripped.
+func headerKey(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// stripper removes client-sent copies of identity headers.
+type stripper map[string]struct{}
+
+func newStripper(names []string) stripper {
+	s := make(stripper, len(names))
+	for _, n := range names {
+		if n != "" {
+			s[headerKey(n)] = struct{}{}
+		}
+	}
+	return s
+}
+
+// strip deletes every header whose folded name is an identity header. It
+// iterates over the request's headers (usually a handful) rather than the
+// identity names, so that X_Auth_User and x-auth-user are caught too.
+func (s stripper) strip(h http.Header) {
+	for k := range h {
+		if _, ok := s[headerKey(k)]; ok {
+			delete(h, k)
+		}
+	}
+}
+
+// setIdentity writes the identity headers for id onto h. Values that could
+// not travel in a header (control characters) are refused by validIdentity
+// before this is reached.
+func (hs Headers) setIdentity(h http.Header, id *auth.Identity) {
+	set := func(name, value string) {
+		if name != "" && value != "" {
+			h[http.CanonicalHeaderKey(name)] = []string{value}
+		}
+	}
+	set(hs.User, id.User)
+	set(hs.Email, id.Email)
+	set(hs.Groups, strings.Join(id.Groups, ","))
+	set(hs.Method, id.Method)
+	for name, path := range hs.Extra {
+		if v, ok := id.Claim(path); ok {
+			set(name, claimString(v))
+		}
+	}
+}
+
+// validIdentity reports whether every value that becomes a header is free of
+// control characters (a claim with a newline must not split a header).
+func (hs Headers) validIdentity(id *auth.Identity) bool {
+	if !headerSafe(id.User) || !headerSafe(id.Email) || !headerSafe(id.Method) {
+		return false
+	}
+	for _, g := range id.Groups {
+		if !headerSafe(g) || strings.Contains(g, ",") {
+			return false
+		}
+	}
+	for _, path := range hs.Extra {
+		if v, ok := id.Claim(path); ok && !headerSafe(claimString(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// claimString renders a claim value for a header: strings as they are,
+// numbers and booleans in JSON form, arrays comma-joined, objects as JSON.
+func claimString(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case []string:
+		return strings.Join(v, ",")
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = claimString(e)
+		}
+		return strings.Join(parts, ",")
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+}
+
+// requestID keeps a client's X-Request-Id when it is 1–128 characters of
+// [A-Za-z0-9._-], and otherwise makes a new random one.
+func requestID(client string) string {
+	if n := len(client); n >= 1 && n <= 128 {
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			c := client[i]
+			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		}
+		if ok {
+			return client
+		}
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// clientIP decides who the client is: the peer, unless the peer is a
+// trusted proxy, in which case the right-most untrusted X-Forwarded-For
+// entry (or the left-most, when every entry is trusted).
+func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+	if !isTrusted(peer, trusted) || len(xff) == 0 {
+		return peer
+	}
+	var hops []string
+	for _, v := range xff {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	ip := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return ip
+		}
+		ip = a.Unmap()
+		if !isTrusted(ip, trusted) {
+			return ip
+		}
+	}
+	return ip
+}
+
+func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerAddr(remoteAddr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer" header.
+// present is false when there is no Bearer credential at all; a malformed
+// one (several headers, empty token) is present with ok false.
+func bearerToken(h http.Header) (token string, present, ok bool) {
+	vals := h.Values("Authorization")
+	if len(vals) == 0 {
+		return "", false, false
+	}
+	scheme, tok, _ := strings.Cut(vals[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false, false
+	}
+	tok = strings.TrimSpace(tok)
+	if len(vals) > 1 || tok == "" {
+		return "", true, false
+	}
+	return tok, true, true
+}

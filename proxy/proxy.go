@@ -1,0 +1,283 @@
+// Package proxy is Gatehouse's HTTP surface: it refuses unsafe paths,
+// matches routes, asks the authenticators who is calling, answers 401, 403
+// and 503 itself, and forwards everything else through an
+// httputil.ReverseProxy whose Rewrite hook strips client-sent identity
+// headers and injects the verified ones. It knows nothing of how a credential
+// is checked or where sessions live.
+//
+// A request's path through this package: Handler.ServeHTTP (this file) →
+// refusePath (path.go) → route lookup (route.go) → authenticate (authn.go)
+// → forwarder.rewrite (forward.go).
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+)
+
+// ReservedPrefix is the path prefix Gatehouse keeps for its own pages; it is
+// never proxied.
+const ReservedPrefix = "/.gatehouse/"
+
+// BearerVerifier checks a Bearer JWT. On ErrUnavailable it may still return
+// the identity it verified (the signature was good but the revocation list
+// could not be read), for store.on_error: allow.
+type BearerVerifier interface {
+	Verify(ctx context.Context, token string) (*auth.Identity, error)
+}
+
+// SessionAuthenticator checks a browser session cookie.
+type SessionAuthenticator interface {
+	Authenticate(r *http.Request) (*auth.Identity, error)
+	// StripCookie removes Gatehouse's cookie from an outgoing Cookie header.
+	StripCookie(h http.Header)
+}
+
+// AssertionSigner signs a short-lived identity JWT for the upstream.
+type AssertionSigner interface {
+	Assert(id *auth.Identity, audience string) (string, error)
+}
+
+// Options configures a Handler. Zero values are documented per field.
+type Options struct {
+	Routes   []Route
+	Upstream *url.URL // default upstream for routes that name none
+	Headers  Headers
+	// TrustedProxies are the peers whose X-Forwarded-* headers are
+	// believed; from anyone else they are replaced. Nil trusts nobody.
+	TrustedProxies []netip.Prefix
+	Bearer         BearerVerifier       // nil: jwt routes refuse every token
+	Sessions       SessionAuthenticator // nil: session routes never find one
+	Assertions     AssertionSigner      // nil: no assertion header
+	// Reserved serves ReservedPrefix (login, logout, token endpoints). Nil
+	// answers 404 there.
+	Reserved http.Handler
+	// AllowOnStoreError lets a verified JWT through when the revocation
+	// list cannot be read (store.on_error: allow). Default false: 503.
+	AllowOnStoreError bool
+	// UpstreamTimeout bounds the wait for the upstream's response headers
+	// (504 after it). Zero: 60s.
+	UpstreamTimeout time.Duration
+	// Transport overrides the upstream transport (tests). Nil: a tuned
+	// http.Transport.
+	Transport http.RoundTripper
+	Metrics   *metrics.Metrics // required
+	Logger    *slog.Logger     // nil: discard; receives one access line per request
+}
+
+// Handler is the proxy listener's handler. It is immutable after New and safe
+// for concurrent use; a config reload builds a new Handler.
+type Handler struct {
+	routes    []*route
+	headers   Headers
+	strip     stripper
+	trusted   []netip.Prefix
+	bearer    BearerVerifier
+	sessions  SessionAuthenticator
+	assert    AssertionSigner
+	reserved  http.Handler
+	allowOnSE bool
+	fwd       *forwarder
+	m         *metrics.Metrics
+	log       *slog.Logger
+	csrf      *http.CrossOriginProtection
+	refused   *route // metric children for _refused, _unmatched, _gatehouse
+	unmatched *route
+	gatehouse *route
+}
+
+// New compiles the routes and builds the forwarder.
+func New(o Options) (*Handler, error) {
+	if o.Metrics == nil {
+		return nil, errors.New("proxy: Options.Metrics is required")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		headers: o.Headers, strip: newStripper(o.Headers.names()), trusted: o.TrustedProxies,
+		bearer: o.Bearer, sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved,
+		allowOnSE: o.AllowOnStoreError, m: o.Metrics, log: log,
+		csrf: http.NewCrossOriginProtection(),
+	}
+	for _, r := range o.Routes {
+		rt, err := compileRoute(r, o.Upstream, o.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		h.routes = append(h.routes, rt)
+	}
+	for name, p := range map[string]**route{
+		metrics.RouteRefused: &h.refused, metrics.RouteUnmatched: &h.unmatched, metrics.RouteGatehouse: &h.gatehouse,
+	} {
+		*p = &route{Route: Route{Name: name, Auth: AuthNone}}
+		(*p).resolveMetrics(o.Metrics, name, AuthNone)
+	}
+	h.fwd = newForwarder(h, o.Transport, o.UpstreamTimeout)
+	return h, nil
+}
+
+// exchange is the per-request state shared between ServeHTTP, the
+// forwarder's hooks and the access log.
+type exchange struct {
+	route     *route
+	id        *auth.Identity
+	requestID string
+	start     time.Time
+	upStart   time.Time
+	outcome   string
+	path      string // the merged path the route was matched on
+}
+
+type exchangeKey struct{}
+
+// ServeHTTP is the whole request path of the proxy listener.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{start: time.Now(), requestID: requestID(r.Header.Get(httpx.RequestIDHeader))}
+	sw := &statusWriter{ResponseWriter: w}
+	w.Header().Set(httpx.RequestIDHeader, x.requestID)
+	client := clientIP(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
+	ctx := httpx.WithRequestInfo(r.Context(), x.requestID, client)
+	ctx = context.WithValue(ctx, exchangeKey{}, x)
+	r = r.WithContext(ctx)
+	defer h.finish(sw, r, x)
+
+	raw := rawPath(r.RequestURI, r.URL.EscapedPath())
+	if why := refusePath(raw); why != "" {
+		x.route, x.outcome, x.path = h.refused, metrics.OutcomeBadRequest, raw
+		httpx.WriteError(sw, r, http.StatusBadRequest, "bad_request", why)
+		return
+	}
+	x.path = mergeSlashes(r.URL.Path)
+	if x.path != r.URL.Path {
+		r.URL.Path, r.URL.RawPath = x.path, mergeSlashes(r.URL.RawPath)
+	}
+	if strings.HasPrefix(x.path, ReservedPrefix) {
+		h.serveReserved(sw, r, x)
+		return
+	}
+	x.route = h.match(r.Method, r.Host, x.path)
+	if x.route == nil {
+		x.route, x.outcome = h.unmatched, metrics.OutcomeBadRequest
+		httpx.WriteError(sw, r, http.StatusNotFound, "not_found", "no route matches this request")
+		return
+	}
+	if !h.authorize(sw, r, x) {
+		return
+	}
+	x.outcome = metrics.OutcomeAllowed
+	h.fwd.proxy.ServeHTTP(sw, r)
+}
+
+func (h *Handler) match(method, host, path string) *route {
+	for _, rt := range h.routes {
+		if rt.matches(method, host, path) {
+			return rt
+		}
+	}
+	return nil
+}
+
+func (h *Handler) serveReserved(w *statusWriter, r *http.Request, x *exchange) {
+	x.route = h.gatehouse
+	if h.reserved == nil {
+		x.outcome = metrics.OutcomeBadRequest
+		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no such Gatehouse endpoint")
+		return
+	}
+	h.reserved.ServeHTTP(w, r)
+	x.outcome = outcomeForStatus(w.status)
+}
+
+// outcomeForStatus classifies the answer of a reserved endpoint.
+func outcomeForStatus(status int) string {
+	switch {
+	case status == 0 || status < 400:
+		return metrics.OutcomeAllowed
+	case status == http.StatusUnauthorized || status == http.StatusTooManyRequests:
+		return metrics.OutcomeUnauthenticated
+	case status == http.StatusForbidden:
+		return metrics.OutcomeForbidden
+	case status == http.StatusServiceUnavailable:
+		return metrics.OutcomeUnavailable
+	case status < 500:
+		return metrics.OutcomeBadRequest
+	default:
+		return metrics.OutcomeError
+	}
+}
+
+// finish records metrics and writes the access log line.
+func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
+	d := time.Since(x.start)
+	rt := x.route
+	if rt == nil {
+		rt = h.refused
+	}
+	if x.outcome == "" {
+		x.outcome = metrics.OutcomeError
+	}
+	rt.outcomes[x.outcome].Inc()
+	rt.duration.Observe(d.Seconds())
+	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	user := ""
+	if x.id != nil {
+		user = x.id.User
+	}
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
+		slog.String("method", r.Method), slog.String("path", x.path), slog.Int("status", status),
+		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", user),
+		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Duration("duration", d),
+	}
+	if !x.upStart.IsZero() {
+		attrs = append(attrs, slog.Duration("upstream_duration", time.Since(x.upStart)))
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// statusWriter remembers the status code. Unwrap lets
+// http.ResponseController reach Flush and Hijack (streaming, WebSockets).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
