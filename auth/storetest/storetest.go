@@ -1,0 +1,162 @@
+// Package storetest is the contract test suite every auth.Store
+// implementation must pass. Run it from the implementation's tests:
+//
+//	func TestContract(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store { … })
+//	}
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+)
+
+// NewStore returns an empty store whose clock is now, closed by t.Cleanup
+// or by the suite. Stores that keep time on a server may ignore now for
+// expiry: the suite's clock follows real time (see Clock.Pass).
+type NewStore func(t *testing.T, now func() time.Time) auth.Store
+
+// Clock is the suite's clock. It follows real time, because a server
+// (Redis) expires keys by its own clock; expiry tests therefore use TTLs of
+// about a second. It is safe for concurrent use.
+type Clock struct{}
+
+// Now returns the current time.
+func (c *Clock) Now() time.Time { return time.Now() }
+
+// Pass lets d go by.
+func (c *Clock) Pass(d time.Duration) { time.Sleep(d) }
+
+// Run runs the contract suite. Every subtest gets its own store from
+// newStore and runs in parallel with the others.
+func Run(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s auth.Store, c *Clock)
+	}{
+		{"JTIRevoked", testJTIRevoked},
+		{"JTIExpiry", testJTIExpiry},
+		{"JTIWeird", testJTIWeird},
+		{"SubjectRevokedAt", testSubjectRevokedAt},
+		{"SessionLifecycle", testSessionLifecycle},
+		{"SessionIdleExpiry", testSessionIdleExpiry},
+		{"SessionTouchSlides", testSessionTouchSlides},
+		{"UserSessions", testUserSessions},
+		{"WeirdUsersAndKeys", testWeirdUsersAndKeys},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Clock{}
+			s := newStore(t, c.Now)
+			t.Cleanup(func() { _ = s.Close() })
+			tt.fn(t, s, c)
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// weird are identifiers that must be treated as plain data: glob
+// characters, protocol delimiters, a 10 KB string, and prefixes of one
+// another.
+var weird = []string{
+	"*", "a*", "?", "[a-z]", "a\nb", "a\r\nSET x y\r\n", "a b", "",
+	"{slot}", "é", strings.Repeat("j", 10*1024), "revoked:jti:x",
+}
+
+func mustRevoked(t *testing.T, s auth.Store, jti string, want bool) {
+	t.Helper()
+	got, err := s.JTIRevoked(ctx(t), jti)
+	if err != nil {
+		t.Fatalf("JTIRevoked(%.40q): %v", jti, err)
+	}
+	if got != want {
+		t.Errorf("JTIRevoked(%.40q) = %v, want %v", jti, got, want)
+	}
+}
+
+func testJTIRevoked(t *testing.T, s auth.Store, c *Clock) {
+	mustRevoked(t, s, "never", false)
+	if err := s.RevokeJTI(ctx(t), "tok-1", c.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("RevokeJTI: %v", err)
+	}
+	mustRevoked(t, s, "tok-1", true)
+	mustRevoked(t, s, "tok-2", false)
+	mustRevoked(t, s, "tok-", false)
+	if err := s.RevokeJTI(ctx(t), "past", c.Now().Add(-time.Second)); err != nil {
+		t.Fatalf("RevokeJTI(past exp): %v", err)
+	}
+	mustRevoked(t, s, "past", false)
+}
+
+func testJTIExpiry(t *testing.T, s auth.Store, c *Clock) {
+	if err := s.RevokeJTI(ctx(t), "short", c.Now().Add(time.Second)); err != nil {
+		t.Fatalf("RevokeJTI: %v", err)
+	}
+	if err := s.RevokeJTI(ctx(t), "long", c.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("RevokeJTI: %v", err)
+	}
+	mustRevoked(t, s, "short", true)
+	c.Pass(1600 * time.Millisecond)
+	mustRevoked(t, s, "short", false)
+	mustRevoked(t, s, "long", true)
+}
+
+func testJTIWeird(t *testing.T, s auth.Store, c *Clock) {
+	exp := c.Now().Add(time.Hour)
+	for i, jti := range weird {
+		if i%2 == 1 {
+			continue // every other one stays unrevoked
+		}
+		if err := s.RevokeJTI(ctx(t), jti, exp); err != nil {
+			t.Fatalf("RevokeJTI(%.40q): %v", jti, err)
+		}
+	}
+	for i, jti := range weird {
+		mustRevoked(t, s, jti, i%2 == 0)
+	}
+	mustRevoked(t, s, "x", false)
+	mustRevoked(t, s, "a", false)
+	mustRevoked(t, s, strings.Repeat("j", 10*1024-1), false)
+}
+
+func testSubjectRevokedAt(t *testing.T, s auth.Store, c *Clock) {
+	at := time.Unix(1_700_000_000, 987_654_321)
+	subs := append([]string{"alice"}, weird...)
+	for _, sub := range subs {
+		got, err := s.SubjectRevokedAt(ctx(t), sub)
+		if err != nil || !got.IsZero() {
+			t.Errorf("SubjectRevokedAt(%.40q) before revoking = %v, %v; want zero time, nil", sub, got, err)
+		}
+		if err := s.RevokeSubject(ctx(t), sub, at); err != nil {
+			t.Fatalf("RevokeSubject(%.40q): %v", sub, err)
+		}
+		got, err = s.SubjectRevokedAt(ctx(t), sub)
+		if err != nil {
+			t.Fatalf("SubjectRevokedAt(%.40q): %v", sub, err)
+		}
+		if want := time.Unix(at.Unix(), 0); !got.Equal(want) {
+			t.Errorf("SubjectRevokedAt(%.40q) = %v, want %v", sub, got, want)
+		}
+	}
+	got, err := s.SubjectRevokedAt(ctx(t), "bob")
+	if err != nil || !got.IsZero() {
+		t.Errorf("SubjectRevokedAt(bob) = %v, %v; want zero time, nil", got, err)
+	}
+	later := at.Add(time.Hour)
+	if err := s.RevokeSubject(ctx(t), "alice", later); err != nil {
+		t.Fatalf("RevokeSubject again: %v", err)
+	}
+	if got, _ := s.SubjectRevokedAt(ctx(t), "alice"); !got.Equal(time.Unix(later.Unix(), 0)) {
+		t.Errorf("SubjectRevokedAt(alice) after a second revocation = %v, want %v", got, later.Truncate(time.Second))
+	}
+}
