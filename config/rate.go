@@ -9,9 +9,11 @@ import (
 
 // rateUnits are the accepted units of a rate, by name.
 var rateUnits = map[string]time.Duration{
-	"s": time.Second, "sec": time.Second,
-	"min": time.Minute,
-	"h": time.Hour, "hour": time.Hour,
+	"s":    time.Second,
+	"sec":  time.Second,
+	"min":  time.Minute,
+	"h":    time.Hour,
+	"hour": time.Hour,
 }
 
 // ParseRate parses a rate such as "5/min", "30/s" or "100/h" into a count
