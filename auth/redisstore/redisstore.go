@@ -1,0 +1,223 @@
+// Package redisstore is the Redis auth.Store, for Gatehouse replicas that
+// share revocations and sessions. It follows the public key schema of
+// PRODUCT.md §5 and works on a standalone server, a Redis Cluster (no
+// command touches two keys) and Sentinel.
+//
+// Revocation answers are cached in process for Options.CacheTTL and dropped
+// as soon as a message on the revocations channel names their key; while
+// that subscription is down the cache is not used.
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultKeyPrefix = "gatehouse:"
+	DefaultTimeout   = 250 * time.Millisecond
+	DefaultCacheTTL  = 500 * time.Millisecond
+	// MaxCacheTTL bounds CacheTTL: a key written without a publish must
+	// take effect within a second (PRODUCT.md §5).
+	MaxCacheTTL = time.Second
+)
+
+// Options configures a Store. The zero value of each field is documented
+// on it; Addrs is required.
+type Options struct {
+	// Addrs: one is a standalone server; several a cluster; with
+	// MasterName they are the sentinels.
+	Addrs      []string
+	MasterName string
+	Username   string
+	Password   string
+	DB         int         // ignored by Redis Cluster
+	TLS        *tls.Config // nil: plain TCP
+	KeyPrefix  string      // "" → DefaultKeyPrefix
+	// Timeout bounds each store call (all its round trips), separately
+	// from the caller's context. 0 → DefaultTimeout.
+	Timeout time.Duration
+	// CacheTTL is how long a revocation answer is reused locally. 0 →
+	// DefaultCacheTTL; < 0 → never cached; > MaxCacheTTL is an error.
+	CacheTTL time.Duration
+	// Observe, if not nil, is called after every Redis command the store
+	// sends (pipelined ones included), with the lower-case command name,
+	// its duration and its error (nil for a nil reply). It must be safe
+	// for concurrent use and fast.
+	Observe func(op string, d time.Duration, err error)
+	// Logger receives subscription state changes; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for expiries computed in process (a revoked jti's
+	// TTL, a session's LastSeen); nil → time.Now. Redis keeps its own
+	// clock for the TTLs themselves.
+	Now func() time.Time
+}
+
+// Store is an auth.Store on Redis. It is safe for concurrent use. Make it
+// with New and release it with Close.
+type Store struct {
+	rdb     redis.UniversalClient
+	keys    keys
+	timeout time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	cache   *cache
+
+	ps     *redis.PubSub
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	once   sync.Once
+}
+
+// keys builds every key of the schema by concatenation: user data is never
+// a pattern and never splits into two keys or commands.
+type keys struct {
+	jti, sub, session, userSessions, channel string
+}
+
+func newKeys(prefix string) keys {
+	return keys{
+		jti:          prefix + "revoked:jti:",
+		sub:          prefix + "revoked:sub:",
+		session:      prefix + "session:",
+		userSessions: prefix + "user-sessions:",
+		channel:      prefix + "revocations",
+	}
+}
+
+// New builds the Redis client and starts the revocation subscription in
+// the background. It does no network I/O: it succeeds while Redis is
+// unreachable, and Ping tells when it answers.
+func New(o Options) (*Store, error) {
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("redisstore: no addresses")
+	}
+	if o.CacheTTL > MaxCacheTTL {
+		return nil, fmt.Errorf("redisstore: cache TTL %v exceeds %v, the bound for revocations written without a publish", o.CacheTTL, MaxCacheTTL)
+	}
+	o = withDefaults(o)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: o.Addrs, MasterName: o.MasterName,
+		Username: o.Username, Password: o.Password, DB: o.DB,
+		TLSConfig:             o.TLS,
+		DialTimeout:           max(o.Timeout, time.Second),
+		ContextTimeoutEnabled: true,
+		MaxRetries:            1,
+		DisableIdentity:       true,
+		// Redis before 8 answers the handshake with an error; nothing here
+		// uses maintenance notifications.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	if o.Observe != nil {
+		rdb.AddHook(observeHook(o.Observe))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		rdb: rdb, keys: newKeys(o.KeyPrefix), timeout: o.Timeout,
+		now: o.Now, log: o.Logger, cache: newCache(o.CacheTTL),
+		ps: rdb.Subscribe(ctx), cancel: cancel,
+	}
+	s.done.Add(2)
+	go s.subscribeLoop(ctx)
+	go s.sweepLoop(ctx)
+	return s, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = DefaultCacheTTL
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Ping reports whether Redis answers within the store's timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops the subscription and closes the connections. It is safe to
+// call more than once; calls after Close fail.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		_ = s.ps.Close()
+		s.done.Wait()
+		err = s.rdb.Close()
+	})
+	return err
+}
+
+// callCtx bounds one store call by the store's timeout.
+func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// observeHook reports every processed command to fn.
+type observeHook func(op string, d time.Duration, err error)
+
+func (h observeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h observeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h(cmd.Name(), time.Since(start), realErr(err))
+		return err
+	}
+}
+
+func (h observeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		d := time.Since(start)
+		for _, cmd := range cmds {
+			cerr := cmd.Err()
+			if cerr == nil && err != nil && !errors.Is(err, redis.Nil) {
+				cerr = err
+			}
+			h(cmd.Name(), d, realErr(cerr))
+		}
+		return err
+	}
+}
+
+// realErr hides redis.Nil, which is an answer ("no such key"), not a
+// failure.
+func realErr(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+var _ auth.Store = (*Store)(nil)
