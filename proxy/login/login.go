@@ -1,0 +1,235 @@
+package login
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/auth/session"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+)
+
+// Reserved paths served by the handler.
+const (
+	Prefix       = "/.gatehouse/"
+	LoginPath    = Prefix + "login"
+	LogoutPath   = Prefix + "logout"
+	UserinfoPath = Prefix + "userinfo"
+)
+
+// maxFormBytes bounds a login or logout form body.
+const maxFormBytes = 16 << 10
+
+// Messages shown on the pages. The bad-credentials message is the same for
+// an unknown user and a wrong password.
+const (
+	msgBadCredentials = "Invalid username or password."
+	msgCSRF           = "Your sign-in form expired. Please try again."
+	msgRateLimited    = "Too many failed attempts. Please wait and try again."
+	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again shortly."
+)
+
+// Authenticator checks a username and password; *users.Directory and
+// *users.Watcher implement it.
+type Authenticator interface {
+	Authenticate(username, password string) (users.User, bool)
+}
+
+// Options configures the handler. Sessions and Users are required.
+type Options struct {
+	// Sessions starts and ends sessions. Must not be nil.
+	Sessions *session.Manager
+	// Users checks passwords. Must not be nil.
+	Users Authenticator
+	// Limiter limits failed attempts; nil means no limit.
+	Limiter *Limiter
+	// Identify answers /.gatehouse/userinfo (session or Bearer); nil means
+	// Sessions.Authenticate.
+	Identify func(*http.Request) (*auth.Identity, error)
+	// Title is shown on the pages; "" means "Sign in".
+	Title string
+	// Secure sets the CSRF cookie's Secure attribute (and its __Host- name).
+	Secure bool
+	// Metrics counts gatehouse_logins_total; nil means not counted.
+	Metrics *metrics.Metrics
+	// Logger receives audit lines; nil discards them.
+	Logger *slog.Logger
+}
+
+type handler struct {
+	o Options
+}
+
+// New returns the handler for the reserved paths under /.gatehouse/ that it
+// owns (login, logout, userinfo); every other path under the prefix is a
+// JSON 404. POSTs that a browser marks cross-origin are refused with 403 by
+// http.CrossOriginProtection. Safe for concurrent use.
+func New(o Options) http.Handler {
+	if o.Sessions == nil || o.Users == nil {
+		panic("login.New: Sessions and Users are required")
+	}
+	if o.Identify == nil {
+		o.Identify = o.Sessions.Authenticate
+	}
+	if o.Title == "" {
+		o.Title = "Sign in"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{o: o}
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, http.StatusForbidden, "forbidden", "cross-origin request refused")
+	}))
+	inner := cop.Handler(http.HandlerFunc(h.route))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		inner.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) route(w http.ResponseWriter, r *http.Request) {
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
+	post := r.Method == http.MethodPost
+	switch {
+	case r.URL.Path == LoginPath && get:
+		h.loginPage(w, r, http.StatusOK, "", SafeRedirect(r.URL.Query().Get("rd")))
+	case r.URL.Path == LoginPath && post:
+		h.login(w, r)
+	case r.URL.Path == LogoutPath && get:
+		render(w, http.StatusOK, page{Kind: "logout", Title: h.o.Title, CSRF: h.csrfToken(w, r)})
+	case r.URL.Path == LogoutPath && post:
+		h.logout(w, r)
+	case r.URL.Path == UserinfoPath && get:
+		h.userinfo(w, r)
+	case r.URL.Path == LoginPath || r.URL.Path == LogoutPath:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
+	case r.URL.Path == UserinfoPath:
+		w.Header().Set("Allow", "GET, HEAD")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
+	default:
+		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "")
+	}
+}
+
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, status int, msg, rd string) {
+	render(w, status, page{Kind: "login", Title: h.o.Title, Message: msg, CSRF: h.csrfToken(w, r), Redirect: rd})
+}
+
+// parseForm reads a bounded form body; false means the answer is written.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_request", "malformed form")
+		return false
+	}
+	return true
+}
+
+// login checks, in order: the CSRF token, the rate limits, the password.
+func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	rd := SafeRedirect(r.PostFormValue("rd"))
+	if !h.checkCSRF(r) {
+		h.loginPage(w, r, http.StatusForbidden, msgCSRF, rd)
+		return
+	}
+	user, password := r.PostFormValue("username"), r.PostFormValue("password")
+	ip := httpx.ClientIP(r)
+	log := h.o.Logger.With("user", user, "client_ip", ip.String(), "request_id", httpx.RequestID(r))
+	if ok, wait := h.o.Limiter.Allow(user, ip); !ok {
+		h.count("rate_limited")
+		log.Warn("login rate limited", "event", "login", "result", "rate_limited")
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		h.loginPage(w, r, http.StatusTooManyRequests, msgRateLimited, rd)
+		return
+	}
+	u, ok := h.o.Users.Authenticate(user, password)
+	if !ok || user == "" || password == "" {
+		h.o.Limiter.Failed(user, ip)
+		h.count("failure")
+		log.Warn("login failed", "event", "login", "result", "failure")
+		h.loginPage(w, r, http.StatusUnauthorized, msgBadCredentials, rd)
+		return
+	}
+	if err := h.o.Sessions.Login(r.Context(), w, r, u); err != nil {
+		h.count("error")
+		log.Error("login failed: session not stored", "event", "login", "result", "error", "error", err)
+		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		return
+	}
+	h.count("success")
+	log.Info("login succeeded", "event", "login", "result", "success")
+	w.Header().Set("Location", rd)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	if !h.checkCSRF(r) {
+		render(w, http.StatusForbidden, page{Kind: "logout", Title: h.o.Title, Message: msgCSRF, CSRF: h.csrfToken(w, r)})
+		return
+	}
+	user := ""
+	if id, err := h.o.Sessions.Authenticate(r); err == nil {
+		user = id.User
+	}
+	log := h.o.Logger.With("user", user, "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
+	if err := h.o.Sessions.Logout(r.Context(), w, r); err != nil {
+		log.Error("logout failed: session not deleted", "event", "logout", "error", err)
+		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		return
+	}
+	log.Info("logout", "event", "logout")
+	w.Header().Set("Location", LoginPath)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// userinfoBody is the JSON of GET /.gatehouse/userinfo.
+type userinfoBody struct {
+	User      string   `json:"user"`
+	Email     string   `json:"email"`
+	Groups    []string `json:"groups"`
+	Method    string   `json:"method"`
+	ExpiresAt int64    `json:"expires_at"`
+}
+
+func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
+	id, err := h.o.Identify(r)
+	switch {
+	case errors.Is(err, auth.ErrUnavailable):
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "authentication unavailable")
+		return
+	case err != nil || id == nil:
+		httpx.WriteError(w, r, http.StatusUnauthorized, "unauthenticated", "no valid session or token")
+		return
+	}
+	groups := id.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	var exp int64
+	if !id.ExpiresAt.IsZero() {
+		exp = id.ExpiresAt.Unix()
+	}
+	httpx.WriteJSON(w, http.StatusOK, userinfoBody{
+		User: id.User, Email: id.Email, Groups: groups, Method: id.Method, ExpiresAt: exp,
+	})
+}
+
+func (h *handler) count(result string) {
+	if h.o.Metrics != nil {
+		h.o.Metrics.Logins.WithLabelValues(result).Inc()
+	}
+}
