@@ -114,6 +114,7 @@ func New(o Options) (*Store, error) {
 		DialTimeout:           max(o.Timeout, time.Second),
 		ContextTimeoutEnabled: true,
 		MaxRetries:            1,
+		DialerRetries:         1, // fail fast: the caller decides (store.on_error)
 		DisableIdentity:       true,
 		// Redis before 8 answers the handshake with an error; nothing here
 		// uses maintenance notifications.

@@ -47,7 +47,7 @@ func testCtx(t testing.TB) context.Context {
 func waitSubscribed(t testing.TB, s *Store) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.cache.usable(time.Now()) {
+	for time.Now().UnixNano() >= s.cache.healthyUntil.Load() {
 		if time.Now().After(deadline) {
 			t.Fatal("revocation subscription not established after 10s")
 		}
