@@ -245,10 +245,10 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
 		slog.String("method", r.Method), slog.String("path", x.path), slog.Int("status", status),
 		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", user),
-		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Duration("duration", d),
+		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Float64("duration_seconds", d.Seconds()),
 	}
 	if !x.upStart.IsZero() {
-		attrs = append(attrs, slog.Duration("upstream_duration", time.Since(x.upStart)))
+		attrs = append(attrs, slog.Float64("upstream_seconds", time.Since(x.upStart).Seconds()))
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
+	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
+	"github.com/gatehouse-proxy/gatehouse/auth/redisstore"
+	"github.com/gatehouse-proxy/gatehouse/auth/session"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/config"
+	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+)
+
+// generation is everything one config builds. A reload builds a new one and
+// swaps it in whole; requests already running keep the one they started on.
+type generation struct {
+	cfg      *config.Config
+	proxy    http.Handler
+	verifier *jwtauth.Verifier // nil without issuers
+	signer   *jwtauth.Signer   // nil without jwt.issue.signing_key_file
+	sessions *session.Manager
+	cancel   context.CancelFunc // stops the generation's background work
+}
+
+// newStore opens the configured store. The Redis store does not need Redis
+// to be up: Gatehouse starts anyway and /readyz says so.
+func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.Logger) (auth.Store, error) {
+	if cfg.Store.Type != "redis" {
+		return memstore.New(nil), nil
+	}
+	r := cfg.Store.Redis
+	o := redisstore.Options{
+		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: mat.redisPassword,
+		DB: r.DB, KeyPrefix: r.KeyPrefix, Timeout: cfg.Store.Timeout, Observe: m.ObserveStore, Logger: log,
+	}
+	if r.TLS {
+		o.TLS = tlsConfig(r.Addrs)
+	}
+	s, err := redisstore.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("store.redis: %w", err)
+	}
+	return s, nil
+}
+
+// build assembles one generation from a loaded config.
+func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &generation{cfg: cfg, signer: mat.signer, cancel: cancel}
+	fail := func(err error) (*generation, error) { cancel(); return nil, err }
+	if len(mat.issuers) > 0 {
+		v, err := jwtauth.NewVerifier(jwtauth.Options{
+			Issuers: mat.issuers, Leeway: cfg.JWT.Leeway, Revocations: s.store,
+			OnJWKSRefresh: s.m.ObserveJWKSRefresh, Logger: s.log,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("jwt.issuers: %w", err))
+		}
+		go v.Run(ctx)
+		g.verifier = v
+	}
+	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return fail(err)
+	}
+	g.sessions = session.New(session.Options{
+		Store: s.store, Revocations: s.store, CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
+		SameSite: sameSite(cfg.Session.SameSite), Domain: cfg.Session.Domain,
+		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
+		ClientIP: httpx.ClientIP, Logger: s.log,
+	})
+	reserved, err := s.reserved(ctx, cfg, g)
+	if err != nil {
+		return fail(err)
+	}
+	routes, upstream, err := proxyRoutes(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	po := proxy.Options{
+		Routes: routes, Upstream: upstream, TrustedProxies: trusted,
+		Headers: proxy.Headers{
+			User: cfg.IdentityHeaders.User, Email: cfg.IdentityHeaders.Email, Groups: cfg.IdentityHeaders.Groups,
+			Method: cfg.IdentityHeaders.Method, Extra: cfg.IdentityHeaders.Extra, Assertion: cfg.IdentityHeaders.Assertion,
+		},
+		Sessions: g.sessions, Reserved: reserved,
+		AllowOnStoreError: cfg.Store.OnError == "allow", UpstreamTimeout: cfg.Server.UpstreamTimeout,
+		Metrics: s.m, Logger: s.log,
+	}
+	if g.verifier != nil {
+		po.Bearer = g.verifier
+	}
+	h, err := proxy.New(po)
+	if err != nil {
+		return fail(err)
+	}
+	g.proxy = h
+	return g, nil
+}
+
+// reserved builds the /.gatehouse/ handler: login, logout and userinfo when
+// users are configured.
+func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
+	mux := http.NewServeMux()
+	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
+		w, err := users.NewWatcher(cfg.Users.File, cfg.Users.HtpasswdFile, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("users: %w", err)
+		}
+		go func() { _ = w.Run(ctx) }()
+		limiter, err := login.NewLimiter(cfg.Login.Rate, cfg.Login.ClientRate)
+		if err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		lh := login.New(login.Options{
+			Sessions: g.sessions, Users: w, Limiter: limiter, Title: cfg.Login.Title, Secure: cfg.Session.Secure,
+			Identify: g.identify, Metrics: s.m, Logger: s.log,
+		})
+		mux.Handle(proxy.ReservedPrefix, lh)
+	}
+	return mux, nil
+}
+
+// identify finds the caller of a reserved endpoint: Bearer if present, else
+// the session cookie (auth: any).
+func (g *generation) identify(r *http.Request) (*auth.Identity, error) {
+	if h := r.Header.Get("Authorization"); h != "" && g.verifier != nil {
+		scheme, tok, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			return g.verifier.Verify(r.Context(), strings.TrimSpace(tok))
+		}
+	}
+	return g.sessions.Authenticate(r)
+}
+
+func proxyRoutes(cfg *config.Config) ([]proxy.Route, *url.URL, error) {
+	def, err := url.Parse(cfg.Upstream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upstream: %w", err)
+	}
+	var out []proxy.Route
+	for i, r := range cfg.Routes {
+		pr := proxy.Route{
+			Name: r.Name, Path: r.Match.Path, PathPrefix: r.Match.PathPrefix, Methods: r.Match.Methods,
+			Host: r.Match.Host, Auth: r.Auth, ForwardAuthorization: r.ForwardAuthorization,
+			Require: proxy.Require{Groups: r.Require.Groups, Scopes: r.Require.Scopes, Claims: r.Require.Claims},
+		}
+		if r.Upstream != "" {
+			if pr.Upstream, err = url.Parse(r.Upstream); err != nil {
+				return nil, nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+			}
+		}
+		out = append(out, pr)
+	}
+	return out, def, nil
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %q is not a CIDR or IP", i, s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func sameSite(s string) http.SameSite {
+	if s == "strict" {
+		return http.SameSiteStrictMode
+	}
+	return http.SameSiteLaxMode
+}

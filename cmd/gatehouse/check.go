@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/gatehouse-proxy/gatehouse/config"
+)
+
+// checkCmd validates the config and reads every file it names (and parses
+// every key, users file and htpasswd file), printing every problem with its
+// key path. It does no network I/O.
+func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", stderr)
+	path := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "gatehouse check: -config FILE (or GATEHOUSE_CONFIG) is required")
+		return errReported
+	}
+	_, err := loadConfig(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return errReported
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", *path)
+	return nil
+}
+
+// loadConfig loads, validates and checks every named file, and parses the
+// keys and users, so that `check` and `serve` refuse the same configs.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, environ())
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		return nil, err
+	}
+	if _, err := loadMaterial(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// printProblems prints every problem; errors.Join puts each on its own line.
+func printProblems(w io.Writer, err error) {
+	fmt.Fprintln(w, err)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/config"
+)
+
+// material is everything the config names by file, read and parsed once.
+type material struct {
+	issuers       []jwtauth.IssuerConfig // configured issuers, plus Gatehouse's own when it signs
+	signer        *jwtauth.Signer        // nil without jwt.issue.signing_key_file
+	adminToken    []byte                 // nil: admin API disabled
+	redisPassword string
+}
+
+// loadMaterial reads and parses every key, secret and users file the config
+// names. Each problem names its key path.
+func loadMaterial(cfg *config.Config) (*material, error) {
+	var errs []error
+	fail := func(path string, err error) {
+		errs = append(errs, &config.FieldError{Path: path, Problem: err.Error()})
+	}
+	read := func(path, file string) []byte {
+		b, err := config.ReadSecretFile(file)
+		if err != nil {
+			fail(path, err)
+		}
+		return b
+	}
+	m := &material{}
+	if f := cfg.JWT.Issue.SigningKeyFile; f != "" {
+		cur := read("jwt.issue.signing_key_file", f)
+		var prev [][]byte
+		for i, pf := range cfg.JWT.Issue.PreviousKeyFiles {
+			prev = append(prev, read(fmt.Sprintf("jwt.issue.previous_key_files[%d]", i), pf))
+		}
+		if cur != nil {
+			s, err := jwtauth.NewSigner(cur, prev)
+			if err != nil {
+				fail("jwt.issue.signing_key_file", fmt.Errorf("%s: %w", f, err))
+			} else {
+				m.signer = s
+			}
+		}
+	}
+	for i, is := range cfg.JWT.Issuers {
+		path := fmt.Sprintf("jwt.issuers[%d]", i)
+		ic := jwtauth.IssuerConfig{
+			Issuer: is.Issuer, Audiences: is.Audiences, Algorithms: is.Algorithms, JWKSURL: is.JWKSURL,
+			Claims: jwtauth.ClaimMapping{User: is.Claims["user"], Email: is.Claims["email"], Groups: is.Claims["groups"]},
+		}
+		for j, f := range is.PublicKeyFiles {
+			ic.PublicKeys = append(ic.PublicKeys, read(fmt.Sprintf("%s.public_key_files[%d]", path, j), f))
+		}
+		if is.HMACSecretFile != "" {
+			ic.HMACSecret = read(path+".hmac_secret_file", is.HMACSecretFile)
+		}
+		m.issuers = append(m.issuers, ic)
+	}
+	if m.signer != nil {
+		m.issuers = append(m.issuers, ownIssuer(cfg, m.signer))
+	}
+	if len(errs) == 0 && len(m.issuers) > 0 {
+		// Parse every key now, so that `check` reports bad PEM files.
+		if _, err := jwtauth.NewVerifier(jwtauth.Options{Issuers: m.issuers}); err != nil {
+			fail("jwt.issuers", err)
+		}
+	}
+	if f := cfg.Admin.TokenFile; f != "" {
+		m.adminToken = read("admin.token_file", f)
+		if m.adminToken != nil && len(m.adminToken) < 16 {
+			fail("admin.token_file", errors.New("the admin token must be at least 16 bytes; generate one with: openssl rand -hex 32"))
+		}
+	}
+	if f := cfg.Store.Redis.PasswordFile; f != "" {
+		m.redisPassword = string(read("store.redis.password_file", f))
+	}
+	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
+		if _, err := users.Load(cfg.Users.File, cfg.Users.HtpasswdFile); err != nil {
+			fail("users", err)
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+// ownIssuer makes Gatehouse's own tokens acceptable on jwt routes without
+// extra config: its issuer, its audience, its public keys.
+func ownIssuer(cfg *config.Config, s *jwtauth.Signer) jwtauth.IssuerConfig {
+	return jwtauth.IssuerConfig{
+		Issuer:     cfg.JWT.Issue.Issuer,
+		Audiences:  []string{cfg.JWT.Issue.Audience},
+		Algorithms: []string{s.Algorithm()},
+		Keys:       s.PublicKeys(),
+	}
+}
+
+func environ() []string { return os.Environ() }

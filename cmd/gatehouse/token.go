@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
+)
+
+// claimFlags collects repeated -claim k=v flags.
+type claimFlags map[string]any
+
+func (c claimFlags) String() string { return fmt.Sprint(map[string]any(c)) }
+
+// Set parses k=v; a value that parses as JSON is used as JSON, else as a string.
+func (c claimFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want k=v, got %q", s)
+	}
+	var j any
+	if err := json.Unmarshal([]byte(v), &j); err == nil {
+		c[k] = j
+	} else {
+		c[k] = v
+	}
+	return nil
+}
+
+func tokenCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token", stderr)
+	path := configFlag(fs)
+	sub := fs.String("sub", "", "subject (`USER`) of the token; required")
+	ttl := fs.Duration("ttl", 0, "lifetime (default jwt.issue.access_ttl)")
+	claims := claimFlags{}
+	fs.Var(claims, "claim", "extra claim `k=v` (repeatable; JSON values allowed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" || *sub == "" {
+		fmt.Fprintln(stderr, "gatehouse token: -config FILE and -sub USER are required")
+		return errReported
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return errReported
+	}
+	mat, err := loadMaterial(cfg)
+	if err != nil {
+		return err
+	}
+	if mat.signer == nil {
+		fmt.Fprintln(stderr, "gatehouse token: jwt.issue.signing_key_file is not set; there is no key to sign with")
+		return errReported
+	}
+	if *ttl <= 0 {
+		*ttl = cfg.JWT.Issue.AccessTTL
+	}
+	tok, _, _, err := mat.signer.Mint(jwtauth.Claims{
+		Issuer: cfg.JWT.Issue.Issuer, Audience: cfg.JWT.Issue.Audience, Subject: *sub,
+		TTL: *ttl, Extra: claims, Now: time.Now(),
+	})
+	if err != nil {
+		return fmt.Errorf("mint token: %w", err)
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// hashPasswordCmd reads one password on stdin (one trailing newline dropped)
+// and prints its bcrypt hash.
+func hashPasswordCmd(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := newFlagSet("hash-password", stderr).Parse(args); err != nil {
+		return err
+	}
+	pw, err := io.ReadAll(io.LimitReader(stdin, 1024))
+	if err != nil {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw = []byte(strings.TrimSuffix(strings.TrimSuffix(string(pw), "\n"), "\r"))
+	if len(pw) == 0 {
+		fmt.Fprintln(stderr, "gatehouse hash-password: empty password on stdin")
+		return errReported
+	}
+	if len(pw) > 72 {
+		fmt.Fprintln(stderr, "gatehouse hash-password: bcrypt uses at most 72 bytes; use a shorter password")
+		return errReported
+	}
+	h, err := users.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, h)
+	return nil
+}
