@@ -57,16 +57,25 @@ func load(p koanf.Provider, environ []string) (*Config, error) {
 	decodeProblems := decode(ko, &c)
 	c.fillDefaults()
 	all := append(envProblems, decodeProblems...)
-	seen := map[string]bool{}
-	for _, fe := range FieldErrors(errors.Join(all...)) {
-		seen[fe.Path] = true
-	}
+	decoded := FieldErrors(errors.Join(all...))
 	for _, fe := range FieldErrors(c.Validate()) {
-		if !seen[fe.Path] {
+		if !underAny(fe.Path, decoded) {
 			all = append(all, fe)
 		}
 	}
 	return &c, errors.Join(all...)
+}
+
+// underAny reports whether path is one of the paths of errs or below one:
+// a key that failed to decode is not validated again.
+func underAny(path string, errs []*FieldError) bool {
+	for _, e := range errs {
+		if rest, ok := strings.CutPrefix(path, e.Path); ok && e.Path != "" &&
+			(rest == "" || rest[0] == '.' || rest[0] == '[') {
+			return true
+		}
+	}
+	return false
 }
 
 // fillDefaults completes what Default cannot: per-element defaults of lists.
@@ -91,6 +100,8 @@ func decode(ko *koanf.Koanf, c *Config) problems {
 	dc := mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
+			objectListHook,
+			objectHook,
 			commaListHook,
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
@@ -133,6 +144,26 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 		return nil, hookError(fmt.Sprintf("%v has no unit; write e.g. \"%vs\" or \"%vm\"", v, v, v))
 	}
 	return data, nil
+}
+
+// objectListHook refuses anything but a list where a list of objects
+// (routes, jwt.issuers) is expected, instead of weakly wrapping one value.
+func objectListHook(from, to reflect.Type, data any) (any, error) {
+	if to.Kind() != reflect.Slice || to.Elem().Kind() != reflect.Struct || data == nil {
+		return data, nil
+	}
+	if k := from.Kind(); k == reflect.Slice || k == reflect.Array {
+		return data, nil
+	}
+	return nil, hookError(fmt.Sprintf("got %s, want a list (one \"- \" entry per item)", valueWord(data)))
+}
+
+// objectHook refuses a scalar or list where a map of keys is expected.
+func objectHook(from, to reflect.Type, data any) (any, error) {
+	if to.Kind() != reflect.Struct || data == nil || from.Kind() == reflect.Map || from.Kind() == reflect.Struct {
+		return data, nil
+	}
+	return nil, hookError(fmt.Sprintf("got %s, want a map of keys", valueWord(data)))
 }
 
 // commaListHook splits a string (as environment overrides give) into a

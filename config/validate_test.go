@@ -166,7 +166,10 @@ func TestValidateIdentityHeaders(t *testing.T) {
 			[]string{`identity_headers.extra.X-AUTH-METHOD: "X-AUTH-METHOD" is also used by identity_headers.method (header names are compared ignoring case and _ vs -)`}},
 		{"extra empty claim", func(c *Config) { c.IdentityHeaders.Extra = map[string]string{"X-Auth-Tenant": ""} },
 			[]string{`identity_headers.extra.X-Auth-Tenant: empty claim path; name a claim, e.g. tenant`}},
-		{"reserved", func(c *Config) { c.IdentityHeaders.Groups = "Cookie"; c.IdentityHeaders.Extra = map[string]string{"x-forwarded-for": "ip"} },
+		{"reserved", func(c *Config) {
+			c.IdentityHeaders.Groups = "Cookie"
+			c.IdentityHeaders.Extra = map[string]string{"x-forwarded-for": "ip"}
+		},
 			[]string{
 				`identity_headers.groups: "Cookie" is reserved; choose another name, e.g. X-Auth-...`,
 				`identity_headers.extra.x-forwarded-for: "x-forwarded-for" is reserved; choose another name, e.g. X-Auth-...`,
