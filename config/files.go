@@ -64,7 +64,8 @@ func (c *Config) files() []namedFile {
 // "jwt.issuers[0].public_key_files[1]: open x.pem: no such file or directory".
 // It does not parse the contents. Relative file names are resolved against
 // the process's working directory, not the config file's directory. It
-// returns nil when every file is readable and non-empty.
+// returns nil when every file is readable and non-empty. Safe for concurrent
+// use as long as c is not being modified.
 func (c *Config) CheckFiles() error {
 	var p problems
 	for _, f := range c.files() {

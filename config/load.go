@@ -32,7 +32,8 @@ const EnvConfig = "GATEHOUSE_CONFIG"
 // error. Otherwise Load returns the config together with every problem found,
 // as an errors.Join of *FieldError (see FieldErrors), so that a caller can
 // print them all; the config must not be used when the error is non-nil.
-// Load reads no file other than path; see CheckFiles.
+// Load reads no file other than path (see CheckFiles) and keeps no state:
+// it is safe for concurrent use, e.g. by a reload beside a running server.
 func Load(path string, environ []string) (*Config, error) {
 	var p koanf.Provider
 	if path != "" {
@@ -108,6 +109,7 @@ func decode(ko *koanf.Koanf, c *Config) problems {
 		ErrorUnused:      true,
 		WeaklyTypedInput: true,
 		TagName:          "koanf",
+		MatchName:        func(key, field string) bool { return key == field }, // keys are case-sensitive
 	}
 	err := ko.UnmarshalWithConf("", c, koanf.UnmarshalConf{DecoderConfig: &dc})
 	p := decodeProblems(err)

@@ -136,6 +136,7 @@ func TestLoadDecodeProblems(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top-level key", "listn: \":8080\"\n" + routes, []string{`listn: unknown key`}},
+		{"keys are case-sensitive", "Listen: \":1\"\n" + routes, []string{`Listen: unknown key`}},
 		{"unknown nested key", "server: {idle_timout: 10s}\n" + routes, []string{`server.idle_timout: unknown key`}},
 		{"unknown keys sorted", "zzz: 1\naaa: 2\n" + routes, []string{`aaa: unknown key`, `zzz: unknown key`}},
 		{"unknown key in route", routes + "  - {name: api, mathc: {path: /api}, auth: none}\n", []string{

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -65,8 +66,12 @@ func validateMatch(p *problems, path string, m Match) {
 			p.add(index(path+".methods", j), "%q is not an upper-case method name, e.g. GET, POST", meth)
 		}
 	}
-	if m.Host != "" && (strings.ContainsAny(m.Host, "/ @") || strings.Contains(m.Host, "://")) {
-		p.add(path+".host", "%q is not a host name; write e.g. \"app.example.com\" or \"app.example.com:8080\"", m.Host)
+	if m.Host != "" {
+		if strings.ContainsAny(m.Host, "/ @") {
+			p.add(path+".host", "%q is not a host name; write e.g. \"app.example.com\"", m.Host)
+		} else if strings.Contains(m.Host, ":") && !isIPv6(m.Host) {
+			p.add(path+".host", "%q has a port; hosts are matched without the port, write e.g. \"app.example.com\"", m.Host)
+		}
 	}
 }
 
@@ -162,6 +167,12 @@ func covers(e, r Route) bool {
 		return r.Match.Path == e.Match.Path && r.Match.PathPrefix == ""
 	}
 	return false
+}
+
+// isIPv6 reports whether s is an IPv6 address, bare or in brackets.
+func isIPv6(s string) bool {
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	return err == nil && a.Is6()
 }
 
 func sortedKeys(m map[string]string) []string {
