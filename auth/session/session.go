@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -266,4 +267,16 @@ func cleanUserAgent(ua string) string {
 		ua = ua[:len(ua)-size]
 	}
 	return ua
+}
+
+// ParseSameSite maps the session.same_site config value ("lax", "strict";
+// "" means lax) onto http.SameSite.
+func ParseSameSite(s string) (http.SameSite, error) {
+	switch strings.ToLower(s) {
+	case "", "lax":
+		return http.SameSiteLaxMode, nil
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	}
+	return 0, fmt.Errorf("same_site %q: want lax or strict", s)
 }
