@@ -2,7 +2,12 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +72,7 @@ func TestKeyConfusionHS256WithRSAPublicKey(t *testing.T) {
 	}
 }
 
-func TestEmbeddedJWKHeaderIgnored(t *testing.T) {
+func TestEmbeddedKeyHeadersIgnored(t *testing.T) {
 	testKeys(t)
 	ic, _ := esJWKSIssuer(t)
 	v := newTestVerifier(t, Options{Issuers: []IssuerConfig{ic}})
@@ -76,13 +81,24 @@ func TestEmbeddedJWKHeaderIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kid := range []string{"", "ec1", thumb(t, attackerKey.Public())} {
-		hdr := map[string]any{"jwk": attackerJWK}
-		if kid != "" {
-			hdr["kid"] = kid
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: testIssuer},
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, attackerKey.Public(), attackerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := []map[string]any{
+		{"jwk": attackerJWK},
+		{"x5c": []string{base64.StdEncoding.EncodeToString(cert)}},
+	}
+	for _, hdr := range embedded {
+		for _, kid := range []string{"", "ec1", thumb(t, attackerKey.Public())} {
+			if kid != "" {
+				hdr["kid"] = kid
+			}
+			_, err := v.Verify(context.Background(), signToken(t, "ES256", attackerKey, hdr, claimsAt(testNow)))
+			wantErr(t, err, auth.ErrInvalid, "")
 		}
-		_, err := v.Verify(context.Background(), signToken(t, "ES256", attackerKey, hdr, claimsAt(testNow)))
-		wantErr(t, err, auth.ErrInvalid, "")
 	}
 }
 

@@ -295,7 +295,9 @@ func (v *Verifier) Ready() bool {
 // Verify checks token (the Bearer credential, without "Bearer ") and
 // returns the caller's identity. Errors are *auth.Error of kind
 // auth.ErrInvalid, auth.ErrRevoked or auth.ErrUnavailable, with a
-// description safe to show the client.
+// description safe to show the client. When only the revocation store
+// failed (ErrUnavailable after a good signature), the identity is returned
+// together with the error, for store.on_error: allow; otherwise it is nil.
 func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Identity, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid("token too large")
@@ -320,6 +322,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Identity, er
 
 func (v *Verifier) unlessRevoked(ctx context.Context, id *auth.Identity) (*auth.Identity, error) {
 	if err := v.checkRevoked(ctx, id); err != nil {
+		if errors.Is(err, auth.ErrUnavailable) {
+			// The token verified; only its revocation status is unknown.
+			// The identity goes back with the error so that the caller can
+			// apply store.on_error: allow.
+			return id, err
+		}
 		return nil, err
 	}
 	return id, nil
