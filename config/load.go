@@ -55,10 +55,10 @@ func load(p koanf.Provider, environ []string) (*Config, error) {
 		return nil, fmt.Errorf("load environment: %w", err)
 	}
 	c := Default()
-	decodeProblems := decode(ko, &c)
+	undecoded := decode(ko, &c)
 	c.fillDefaults()
-	all := append(envProblems, decodeProblems...)
-	decoded := FieldErrors(errors.Join(all...))
+	all := append(envProblems, undecoded...)
+	decoded := FieldErrors(undecoded.err())
 	for _, fe := range FieldErrors(c.Validate()) {
 		if !underAny(fe.Path, decoded) {
 			all = append(all, fe)

@@ -127,6 +127,12 @@ func TestLoadEnvProblems(t *testing.T) {
 		_, err := Load("testdata/full.yaml", []string{tt.env})
 		assertProblems(t, "Load with "+tt.env, err, []string{tt.want})
 	}
+	// A refused override does not hide the file's own problems.
+	_, err := Load("testdata/full.yaml", []string{"GATEHOUSE_ROUTES=x", "GATEHOUSE_USERS__FILE="})
+	assertProblems(t, "Load with GATEHOUSE_ROUTES and no users", err, []string{
+		`routes: a list of objects cannot be set from the environment; set it in the config file (from GATEHOUSE_ROUTES)`,
+		`routes[2].auth: session needs users: set users.file or users.htpasswd_file`,
+	})
 }
 
 func TestLoadDecodeProblems(t *testing.T) {
