@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -60,9 +61,9 @@ func cookieValues(h http.Header, name string) []string {
 	return vals
 }
 
-// stripCookie removes every cookie named name from h's Cookie headers,
+// stripCookie removes every cookie with one of names from h's Cookie headers,
 // keeping the other pairs byte for byte, and drops headers left empty.
-func stripCookie(h http.Header, name string) {
+func stripCookie(h http.Header, names ...string) {
 	lines := h.Values("Cookie")
 	if len(lines) == 0 {
 		return
@@ -73,7 +74,7 @@ func stripCookie(h http.Header, name string) {
 		changed := false
 		for part := range strings.SplitSeq(line, ";") {
 			n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if strings.TrimSpace(n) == name {
+			if slices.Contains(names, strings.TrimSpace(n)) {
 				changed = true
 				continue
 			}

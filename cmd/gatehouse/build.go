@@ -109,26 +109,28 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	return g, nil
 }
 
-// reserved builds the /.gatehouse/ handler: login, logout and userinfo when
-// users are configured.
+// reserved builds the /.gatehouse/ handler: login, logout and userinfo.
+// Without users files nobody can log in, but userinfo still answers Bearer
+// callers.
 func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
-	mux := http.NewServeMux()
+	var who login.Authenticator = &users.Directory{}
 	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
 		w, err := users.NewWatcher(cfg.Users.File, cfg.Users.HtpasswdFile, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("users: %w", err)
 		}
 		go func() { _ = w.Run(ctx) }()
-		limiter, err := login.NewLimiter(cfg.Login.Rate, cfg.Login.ClientRate)
-		if err != nil {
-			return nil, fmt.Errorf("login: %w", err)
-		}
-		lh := login.New(login.Options{
-			Sessions: g.sessions, Users: w, Limiter: limiter, Title: cfg.Login.Title, Secure: cfg.Session.Secure,
-			Identify: g.identify, Metrics: s.m, Logger: s.log,
-		})
-		mux.Handle(proxy.ReservedPrefix, lh)
+		who = w
 	}
+	limiter, err := login.NewLimiter(cfg.Login.Rate, cfg.Login.ClientRate)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{
+		Sessions: g.sessions, Users: who, Limiter: limiter, Title: cfg.Login.Title, Secure: cfg.Session.Secure,
+		Identify: g.identify, Metrics: s.m, Logger: s.log,
+	}))
 	return mux, nil
 }
 

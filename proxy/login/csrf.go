@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"net/http"
 )
 
@@ -14,8 +15,8 @@ import (
 // sibling subdomain cannot plant one. On top of that every POST must pass
 // http.CrossOriginProtection (Sec-Fetch-Site / Origin checks).
 const (
-	csrfCookieName       = "gatehouse_csrf"
-	csrfCookieNameSecure = "__Host-gatehouse_csrf"
+	csrfCookieName       = session.CSRFCookieName
+	csrfCookieNameSecure = session.CSRFCookieNameSecure
 	csrfField            = "csrf_token"
 	csrfLen              = 43
 )
