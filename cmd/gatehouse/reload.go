@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -83,9 +82,4 @@ func tlsConfig(addrs []string) *tls.Config {
 		}
 	}
 	return c
-}
-
-// adminAPI is the /admin/* handler, nil while admin.token_file is unset.
-func (s *server) adminAPI() http.Handler {
-	return nil
 }
