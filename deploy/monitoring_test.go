@@ -308,17 +308,20 @@ func TestDashboard(t *testing.T) {
 // ruleFile is Prometheus's rule file format.
 type ruleFile struct {
 	Groups []struct {
-		Name     string `json:"name"`
-		Interval string `json:"interval,omitempty"`
-		Rules    []struct {
-			Alert       string            `json:"alert,omitempty"`
-			Record      string            `json:"record,omitempty"`
-			Expr        string            `json:"expr"`
-			For         string            `json:"for,omitempty"`
-			Labels      map[string]string `json:"labels,omitempty"`
-			Annotations map[string]string `json:"annotations,omitempty"`
-		} `json:"rules"`
+		Name     string      `json:"name"`
+		Interval string      `json:"interval,omitempty"`
+		Rules    []alertRule `json:"rules"`
 	} `json:"groups"`
+}
+
+// alertRule is one alerting or recording rule.
+type alertRule struct {
+	Alert       string            `json:"alert,omitempty"`
+	Record      string            `json:"record,omitempty"`
+	Expr        string            `json:"expr"`
+	For         string            `json:"for,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // requiredAlerts are the alerts the Operations issue asks for.
@@ -363,34 +366,7 @@ func TestAlerts(t *testing.T) {
 				t.Errorf("alert %s defined twice", r.Alert)
 			}
 			seen[r.Alert] = true
-			if d, err := time.ParseDuration(r.For); err != nil || d <= 0 {
-				t.Errorf("alert %s: for %q, want a positive duration", r.Alert, r.For)
-			}
-			if s := r.Labels["severity"]; !contains([]string{"critical", "warning", "info"}, s) {
-				t.Errorf("alert %s: severity %q, want critical, warning or info", r.Alert, s)
-			}
-			for _, a := range []string{"summary", "description", "runbook_url"} {
-				if r.Annotations[a] == "" {
-					t.Errorf("alert %s: no %s annotation", r.Alert, a)
-				}
-			}
-			for k, v := range r.Annotations {
-				checkAnnotation(t, r.Alert, k, v, r.Expr)
-			}
-			anchor := "#" + strings.ToLower(r.Alert)
-			if !strings.HasSuffix(r.Annotations["runbook_url"], anchor) {
-				t.Errorf("alert %s: runbook_url %q, want one ending in %q", r.Alert, r.Annotations["runbook_url"], anchor)
-			}
-			if !regexp.MustCompile(`(?m)^#+ ` + r.Alert + `$`).Match(readme) {
-				t.Errorf("alert %s: no runbook heading %q in README.fragment.md", r.Alert, r.Alert)
-			}
-			used, errs := checkPromQL(fams, r.Expr)
-			for _, err := range errs {
-				t.Errorf("alert %s: %v", r.Alert, err)
-			}
-			if len(used) == 0 {
-				t.Errorf("alert %s: %q queries no Gatehouse metric", r.Alert, r.Expr)
-			}
+			checkAlert(t, fams, readme, r)
 		}
 	}
 	var missing []string
@@ -402,6 +378,40 @@ func TestAlerts(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("missing alerts %v", missing)
+	}
+}
+
+// checkAlert checks one alerting rule: for, severity, annotations, runbook
+// and the metrics of its expression.
+func checkAlert(t *testing.T, fams map[string]family, readme []byte, r alertRule) {
+	t.Helper()
+	if d, err := time.ParseDuration(r.For); err != nil || d <= 0 {
+		t.Errorf("alert %s: for %q, want a positive duration", r.Alert, r.For)
+	}
+	if s := r.Labels["severity"]; !contains([]string{"critical", "warning", "info"}, s) {
+		t.Errorf("alert %s: severity %q, want critical, warning or info", r.Alert, s)
+	}
+	for _, a := range []string{"summary", "description", "runbook_url"} {
+		if r.Annotations[a] == "" {
+			t.Errorf("alert %s: no %s annotation", r.Alert, a)
+		}
+	}
+	for k, v := range r.Annotations {
+		checkAnnotation(t, r.Alert, k, v, r.Expr)
+	}
+	anchor := "#" + strings.ToLower(r.Alert)
+	if !strings.HasSuffix(r.Annotations["runbook_url"], anchor) {
+		t.Errorf("alert %s: runbook_url %q, want one ending in %q", r.Alert, r.Annotations["runbook_url"], anchor)
+	}
+	if !regexp.MustCompile(`(?m)^#+ ` + r.Alert + `$`).Match(readme) {
+		t.Errorf("alert %s: no runbook heading %q in README.fragment.md", r.Alert, r.Alert)
+	}
+	used, errs := checkPromQL(fams, r.Expr)
+	for _, err := range errs {
+		t.Errorf("alert %s: %v", r.Alert, err)
+	}
+	if len(used) == 0 {
+		t.Errorf("alert %s: %q queries no Gatehouse metric", r.Alert, r.Expr)
 	}
 }
 

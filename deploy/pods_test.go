@@ -76,32 +76,10 @@ func mountedFiles(t *testing.T, o *objects, pod *corev1.PodSpec, c *corev1.Conta
 				sources = []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: v.Secret.SecretName}, Items: v.Secret.Items}}}
 			}
 			for _, s := range sources {
-				var data map[string][]byte
-				var items []corev1.KeyToPath
-				switch {
-				case s.ConfigMap != nil:
-					cm, ok := o.configMaps[s.ConfigMap.Name]
-					if !ok {
-						t.Errorf("volume %s: no ConfigMap %q", v.Name, s.ConfigMap.Name)
-						continue
-					}
-					data, items = map[string][]byte{}, s.ConfigMap.Items
-					for k, v := range cm.Data {
-						data[k] = []byte(v)
-					}
-				case s.Secret != nil:
-					sec, ok := o.secrets[s.Secret.Name]
-					if !ok {
-						t.Errorf("volume %s: no Secret %q", v.Name, s.Secret.Name)
-						continue
-					}
-					data, items = map[string][]byte{}, s.Secret.Items
-					for k, v := range sec.Data {
-						data[k] = v
-					}
-					for k, v := range sec.StringData {
-						data[k] = []byte(v)
-					}
+				data, items, ok := sourceData(o, s)
+				if !ok {
+					t.Errorf("volume %s: a ConfigMap or Secret it names is not in the overlay", v.Name)
+					continue
 				}
 				if items == nil {
 					for k := range data {
@@ -119,6 +97,36 @@ func mountedFiles(t *testing.T, o *objects, pod *corev1.PodSpec, c *corev1.Conta
 		}
 	}
 	return files
+}
+
+// sourceData returns the data of the ConfigMap or Secret a projection
+// names and the items it selects; ok is false when the object is missing.
+func sourceData(o *objects, s corev1.VolumeProjection) (data map[string][]byte, items []corev1.KeyToPath, ok bool) {
+	data = map[string][]byte{}
+	switch {
+	case s.ConfigMap != nil:
+		cm, found := o.configMaps[s.ConfigMap.Name]
+		if !found {
+			return nil, nil, false
+		}
+		for k, v := range cm.Data {
+			data[k] = []byte(v)
+		}
+		return data, s.ConfigMap.Items, true
+	case s.Secret != nil:
+		sec, found := o.secrets[s.Secret.Name]
+		if !found {
+			return nil, nil, false
+		}
+		for k, v := range sec.Data {
+			data[k] = v
+		}
+		for k, v := range sec.StringData {
+			data[k] = []byte(v)
+		}
+		return data, s.Secret.Items, true
+	}
+	return data, nil, true
 }
 
 // loadConfig loads the mounted config with the container's literal
@@ -240,7 +248,7 @@ func listenPort(addr string) int32 {
 // drain time against the loaded config.
 func checkGatehouseContainer(t *testing.T, g *gatehousePod) {
 	t.Helper()
-	c, pod := g.container, &g.dep.Spec.Template.Spec
+	c := g.container
 	httpPort := containerPort(c, intstr.FromString("http"))
 	adminPort := containerPort(c, intstr.FromString("admin"))
 	if got := listenPort(g.cfg.Listen); got != httpPort || got <= 0 {
@@ -268,6 +276,14 @@ func checkGatehouseContainer(t *testing.T, g *gatehousePod) {
 			t.Errorf("%s probe port %q, want %q", pr.name, got.String(), "admin")
 		}
 	}
+	checkMountsAndDrain(t, g)
+}
+
+// checkMountsAndDrain checks the read-only config mount, that every file the
+// config names is mounted, the drain time and the security-relevant keys.
+func checkMountsAndDrain(t *testing.T, g *gatehousePod) {
+	t.Helper()
+	c, pod := g.container, &g.dep.Spec.Template.Spec
 	mounted := false
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == configDir {
