@@ -53,6 +53,7 @@ type Redis struct {
 	t    testing.TB
 	bin  string
 	dir  string
+	conf string // config file given first, if any (sentinels need one)
 	args []string
 
 	mu  sync.Mutex
@@ -66,6 +67,13 @@ type Redis struct {
 // is killed by t.Cleanup.
 func StartRedis(t testing.TB, args ...string) *Redis {
 	t.Helper()
+	return startRedis(t, "", args...)
+}
+
+// startRedis is StartRedis with a config file, written by conf (given the
+// server's directory) when conf is not nil.
+func startRedis(t testing.TB, conf string, args ...string) *Redis {
+	t.Helper()
 	r := &Redis{
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))),
 		t:    t,
@@ -73,9 +81,18 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 		dir:  t.TempDir(),
 		args: args,
 	}
+	if conf != "" {
+		r.conf = writeFile(t, r.dir, "redis.conf", conf)
+	}
 	t.Cleanup(r.Stop)
 	r.start()
 	return r
+}
+
+// Port returns the server's port as a string.
+func (r *Redis) Port() string {
+	_, port, _ := net.SplitHostPort(r.Addr)
+	return port
 }
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
@@ -91,12 +108,16 @@ func FreePort(t testing.TB) int {
 
 func (r *Redis) start() {
 	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.Addr)
-	args := append([]string{
-		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(args, []string{
+		"--port", r.Port(), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
-		"--logfile", "",
-	}, r.args...)
+		"--logfile", "", "--repl-diskless-sync-delay", "0",
+	}...)
+	args = append(args, r.args...)
 	cmd := exec.Command(r.bin, args...)
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: out}, &lockedWriter{w: out}

@@ -1,7 +1,10 @@
 package authtest
 
 import (
+	"fmt"
+
 	"context"
+	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 )
@@ -37,5 +40,75 @@ func TestStartRedisArgs(t *testing.T) {
 	}
 	if got["maxmemory"] != "12345678" {
 		t.Errorf("got maxmemory %q, want %q", got["maxmemory"], "12345678")
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	c := StartCluster(t, 3, 1)
+	if got := len(c.Addrs()); got != 6 {
+		t.Fatalf("got %d nodes, want 6", got)
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	for i := range 20 {
+		k := fmt.Sprintf("k%d", i)
+		if err := rdb.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatalf("SET %s: %v", k, err)
+		}
+	}
+	if err := rdb.Do(ctx, "WAIT", 1, 1000).Err(); err != nil {
+		t.Logf("WAIT: %v", err)
+	}
+	dead := c.KillMaster(0)
+	t.Logf("killed master %s", dead)
+	for i := range 20 {
+		k := fmt.Sprintf("k%d", i)
+		var got string
+		var err error
+		for range 100 { // the client learns the new topology after a MOVED or a refresh
+			actx, acancel := context.WithTimeout(ctx, time.Second)
+			got, err = rdb.Get(actx, k).Result()
+			acancel()
+			if err == nil {
+				break
+			}
+			rdb.ReloadState(ctx) // go-redis reloads slots on MOVED, or every 10s otherwise
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != "v" {
+			t.Errorf("GET %s after failover = %q, %v; want %q", k, got, err, "v")
+		}
+	}
+}
+
+func TestStartSentinel(t *testing.T) {
+	s := StartSentinel(t)
+	before := s.MasterAddr()
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs()})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rdb.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through sentinel: %v", err)
+	}
+	if err := rdb.Do(ctx, "WAIT", 1, 1000).Err(); err != nil {
+		t.Fatalf("WAIT: %v", err)
+	}
+	s.Failover()
+	if after := s.MasterAddr(); after == before {
+		t.Fatalf("master still %s after Failover", after)
+	}
+	var got string
+	var err error
+	for range 50 {
+		if got, err = rdb.Get(ctx, "k").Result(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "v" {
+		t.Errorf("GET after failover = %q, %v; want %q", got, err, "v")
 	}
 }

@@ -13,8 +13,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -123,6 +126,9 @@ func New(o Options) (*Store, error) {
 	if o.Observe != nil {
 		rdb.AddHook(observeHook(o.Observe))
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		rdb.AddHook(reloadHook{cc})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		rdb: rdb, keys: newKeys(o.KeyPrefix), timeout: o.Timeout,
@@ -209,6 +215,37 @@ func (h observeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 			h(cmd.Name(), d, realErr(cerr))
 		}
 		return err
+	}
+}
+
+// reloadHook asks a cluster client to reload its slot map after a
+// connection error: go-redis otherwise keeps sending a dead master's slots
+// to it until a MOVED or its periodic reload, seconds after a failover.
+// The reload is asynchronous and coalesced by go-redis.
+type reloadHook struct{ cc *redis.ClusterClient }
+
+func (h reloadHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(err)
+		return err
+	}
+}
+
+func (h reloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(err)
+		return err
+	}
+}
+
+func (h reloadHook) check(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) {
+		h.cc.ReloadState(context.Background())
 	}
 }
 
