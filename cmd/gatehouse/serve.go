@@ -24,7 +24,7 @@ import (
 
 // server is one running Gatehouse: the long-lived parts (store, metrics,
 // listeners) and the current generation of everything a config reload
-// replaces.
+// replaces. Its methods are safe for concurrent use.
 type server struct {
 	configPath string
 	log        *slog.Logger
@@ -33,10 +33,20 @@ type server struct {
 	store      auth.Store
 	storeUp    atomic.Bool
 	stopping   atomic.Bool
-	inflight   atomic.Int64
+	inflight   atomic.Int64 // proxy requests running, upgraded connections included
 	current    atomic.Pointer[generation]
 	reloadMu   sync.Mutex
+	// reloadSettle is how long the config file must stay quiet after a
+	// change before it is reloaded. Zero: defaultReloadSettle.
+	reloadSettle time.Duration
+	adminToken   []byte // admin.token_file as read at start; nil: /admin/* answers 404
 }
+
+// Why a drain ended early.
+var (
+	errDrainTimeout = errors.New("server.shutdown_timeout reached")
+	errSecondSignal = errors.New("second signal")
+)
 
 func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -60,6 +70,7 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	s.adminToken = mat.adminToken
 	if s.store, err = newStore(cfg, mat, s.m, s.log); err != nil {
 		return err
 	}
@@ -83,12 +94,20 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		proxyLn.Close()
 		return fmt.Errorf("admin.listen: %w", err)
 	}
+	// Every proxy request's context derives from reqCtx, so that cutting a
+	// drain short also ends upgraded (hijacked) connections, which
+	// http.Server.Close does not reach.
+	reqCtx, cutRequests := context.WithCancel(context.Background())
+	defer cutRequests()
+	// No WriteTimeout: it would cut long downloads and WebSockets. A client
+	// that stops reading holds only its own connection and goroutine.
 	proxySrv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 	adminSrv := &http.Server{
 		Handler:           admin.New(admin.Options{Gatherer: s.reg, Ready: s.ready, API: s.adminAPI()}),
@@ -100,7 +119,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	go s.watchStore(bg, cfg.Store.Timeout)
 	go s.watchReloads(bg)
 	go func() { _ = adminSrv.Serve(adminLn) }()
-	defer adminSrv.Close()
+	defer adminSrv.Close() // last: /readyz answers 503 throughout the drain
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- proxySrv.Serve(proxyLn) }()
 	s.log.Info("gatehouse started", "listen", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "version", version)
@@ -109,39 +128,64 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	return s.drain(proxySrv, s.current.Load().cfg.Server.ShutdownTimeout)
+	return s.drain(proxySrv, cutRequests, s.current.Load().cfg.Server.ShutdownTimeout)
 }
 
-// drain stops accepting connections and lets in-flight requests finish, up
-// to timeout; a second SIGTERM or SIGINT cuts them at once.
-func (s *server) drain(srv *http.Server, timeout time.Duration) error {
-	s.stopping.Store(true) // /readyz answers 503 from now on
-	s.log.Info("shutting down", "in_flight", s.inflight.Load(), "timeout", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+// drain stops accepting connections and lets in-flight requests finish,
+// upgraded connections included, for at most timeout. A second SIGTERM or
+// SIGINT cuts them at once. It returns nil when nothing was cut.
+func (s *server) drain(srv *http.Server, cutRequests context.CancelFunc, timeout time.Duration) error {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(again)
+	s.stopping.Store(true) // /readyz answers 503 from now on
+	s.log.Info("shutting down: the proxy listener is closed, draining in-flight requests",
+		"in_flight", s.inflight.Load(), "timeout", timeout.String())
+	sigCtx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	ctx, cancel := context.WithTimeoutCause(sigCtx, timeout, errDrainTimeout)
+	defer cancel()
 	go func() {
 		select {
 		case <-again:
-			s.log.Warn("second signal: stopping now")
-			cancel()
+			stop(errSecondSignal)
 		case <-ctx.Done():
 		}
 	}()
-	if err := srv.Shutdown(ctx); err != nil {
-		cut := s.inflight.Load()
-		_ = srv.Close()
-		s.log.Error("shutdown cut requests short", "cut", cut, "error", err)
-		return fmt.Errorf("shutdown: %d requests cut: %w", cut, err)
+	err := srv.Shutdown(ctx) // closes the listener and idle connections, waits for active ones
+	if err == nil {
+		err = s.waitRequests(ctx) // Shutdown does not wait for hijacked connections
 	}
-	s.log.Info("shutdown complete")
+	if err == nil {
+		s.log.Info("shutdown complete")
+		return nil
+	}
+	cut := s.inflight.Load()
+	cause := context.Cause(ctx)
+	cutRequests()
+	_ = srv.Close()
+	s.log.Error("shutdown cut requests short", "cut", cut, "reason", cause.Error())
+	return fmt.Errorf("shutdown: %w: %d in-flight requests cut", cause, cut)
+}
+
+// waitRequests waits until no proxy request is running, or ctx ends.
+func (s *server) waitRequests(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 	return nil
 }
 
 // ServeHTTP hands each request to the generation current when it arrived, so
-// a reload never changes the rules under an in-flight request.
+// a reload never changes the rules under an in-flight request. The request
+// counts as in flight until the handler returns, which for an upgraded
+// connection (WebSocket) is when the connection ends.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)

@@ -1,0 +1,246 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+)
+
+// APIStore is what the admin API needs from the store: the revocation list
+// and the session methods used for listing and forced logout. auth.Store
+// satisfies it.
+type APIStore interface {
+	auth.RevocationStore
+	// UserSessions lists the user's live sessions.
+	UserSessions(ctx context.Context, user string) ([]auth.SessionRecord, error)
+	// DeleteUserSessions removes every session of the user and returns how
+	// many there were.
+	DeleteUserSessions(ctx context.Context, user string) (int, error)
+	// DeleteSession removes one session; false when it did not exist.
+	DeleteSession(ctx context.Context, key string) (bool, error)
+}
+
+// APIOptions configures the /admin/* API. Token and Store are required.
+type APIOptions struct {
+	// Token is the bearer token every call must carry (admin.token_file).
+	// It must not be empty: NewAPI panics rather than serve an open API.
+	Token []byte
+	// Store holds revocations and sessions. Must not be nil.
+	Store APIStore
+	// Metrics counts revocations (gatehouse_revocations_total). Nil: not
+	// counted.
+	Metrics *metrics.Metrics
+	// Logger receives one audit line per call. Nil: discarded.
+	Logger *slog.Logger
+	// Now is the clock for subject revocations and exp checks. Nil:
+	// time.Now.
+	Now func() time.Time
+}
+
+// maxBody bounds a request body on the admin API.
+const maxBody = 64 << 10
+
+// api serves /admin/*. It is safe for concurrent use.
+type api struct {
+	tokenSum [sha256.Size]byte
+	store    APIStore
+	m        *metrics.Metrics
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewAPI returns the /admin/* handler of PRODUCT.md §4, for admin.New's
+// Options.API. Every call must carry `Authorization: Bearer <Token>`; a
+// token anywhere in the query string is refused. Every call is written as
+// one audit log line, which never holds the token. The handler is safe for
+// concurrent use. NewAPI panics if o.Token is empty or o.Store is nil.
+func NewAPI(o APIOptions) http.Handler {
+	if len(o.Token) == 0 {
+		panic("admin.NewAPI: empty Token")
+	}
+	if o.Store == nil {
+		panic("admin.NewAPI: nil Store")
+	}
+	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a
+}
+
+// call is one admin API exchange: what it did, for the audit line, and how
+// it was answered.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	action string
+	attrs  []slog.Attr
+	status int
+	cause  error // for the log only
+}
+
+func (c *call) set(attrs ...slog.Attr) { c.attrs = append(c.attrs, attrs...) }
+
+func (c *call) ok(v any) {
+	c.status = http.StatusOK
+	httpx.WriteJSON(c.w, http.StatusOK, v)
+}
+
+func (c *call) fail(status int, code, description string) {
+	c.status = status
+	httpx.WriteError(c.w, c.r, status, code, description)
+}
+
+// unavailable answers 503 for a store that could not answer.
+func (c *call) unavailable(err error) {
+	c.cause = err
+	c.fail(http.StatusServiceUnavailable, "store_unavailable", "the store could not answer; try again")
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := requestID(r.Header.Get(httpx.RequestIDHeader))
+	w.Header().Set(httpx.RequestIDHeader, rid)
+	r = r.WithContext(httpx.WithRequestInfo(r.Context(), rid, peer(r)))
+	c := &call{w: w, r: r, action: "unknown"}
+	defer a.audit(c)
+	if reason := a.authorize(r); reason != "" {
+		c.action = "unauthorized"
+		c.set(slog.String("reason", reason))
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+		c.fail(http.StatusUnauthorized, "unauthorized", reason)
+		return
+	}
+	a.route(c)
+}
+
+// authorize returns why r may not use the API, or "" when it may. The
+// token is compared in constant time (through fixed-length digests, so
+// its length does not leak either).
+func (a *api) authorize(r *http.Request) string {
+	q := r.URL.Query()
+	if q.Has("token") || q.Has("access_token") {
+		return "a token in the query string is refused; send Authorization: Bearer <token>"
+	}
+	h := r.Header.Values("Authorization")
+	if len(h) == 0 {
+		return "missing Authorization: Bearer <admin token>"
+	}
+	scheme, tok, found := strings.Cut(h[0], " ")
+	if len(h) != 1 || !found || !strings.EqualFold(scheme, "Bearer") {
+		return "want exactly one Authorization: Bearer <admin token>"
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
+		return "wrong admin token"
+	}
+	return ""
+}
+
+// route dispatches an authorized call by path and method.
+func (a *api) route(c *call) {
+	path, method := c.r.URL.Path, c.r.Method
+	switch {
+	case path == "/admin/revoke":
+		if allow(c, method, http.MethodPost) {
+			a.revoke(c)
+		}
+	case path == "/admin/sessions":
+		if !allow(c, method, http.MethodGet, http.MethodDelete) {
+			return
+		}
+		if method == http.MethodGet {
+			a.listSessions(c)
+		} else {
+			a.deleteUserSessions(c)
+		}
+	case strings.HasPrefix(path, "/admin/sessions/") && !strings.Contains(path[len("/admin/sessions/"):], "/"):
+		if allow(c, method, http.MethodDelete) {
+			a.deleteSession(c, path[len("/admin/sessions/"):])
+		}
+	default:
+		c.fail(http.StatusNotFound, "not_found", "no such admin endpoint; see POST /admin/revoke and /admin/sessions")
+	}
+}
+
+// allow answers 405 unless method is one of methods.
+func allow(c *call, method string, methods ...string) bool {
+	for _, m := range methods {
+		if method == m {
+			return true
+		}
+	}
+	c.w.Header().Set("Allow", strings.Join(methods, ", "))
+	c.fail(http.StatusMethodNotAllowed, "method_not_allowed", "use "+strings.Join(methods, " or "))
+	return false
+}
+
+// audit writes the call's audit line: never the token, a cookie or a
+// session ID (a session appears by its admin handle only).
+func (a *api) audit(c *call) {
+	attrs := []slog.Attr{
+		slog.String("action", c.action),
+		slog.Int("status", c.status),
+		slog.String("client_ip", ipString(httpx.ClientIP(c.r))),
+		slog.String("request_id", httpx.RequestID(c.r)),
+	}
+	attrs = append(attrs, c.attrs...)
+	level := slog.LevelInfo
+	switch {
+	case c.status >= 500:
+		level = slog.LevelError
+	case c.status >= 400:
+		level = slog.LevelWarn
+	}
+	if c.cause != nil {
+		attrs = append(attrs, slog.String("error", c.cause.Error()))
+	}
+	a.log.LogAttrs(c.r.Context(), level, "admin audit", attrs...)
+}
+
+func (a *api) countRevocations(kind string, n int) {
+	if a.m != nil && n > 0 {
+		a.m.Revocations.WithLabelValues(kind).Add(float64(n))
+	}
+}
+
+// requestID keeps a caller's X-Request-Id when it is 1–128 characters of
+// [A-Za-z0-9._-], and otherwise makes a new one.
+func requestID(s string) string {
+	if len(s) > 0 && len(s) <= 128 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == "" {
+		return s
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// peer is the admin caller's address: the admin listener trusts no proxy
+// headers.
+func peer(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func ipString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,231 @@
+package admin
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/auth/session"
+)
+
+// maxUnix is the last second of year 9999: an exp beyond it is not UNIX
+// seconds (most often milliseconds).
+const maxUnix = 253402300799
+
+// revokeRequest is POST /admin/revoke's body. Pointers tell an absent
+// field from an empty one.
+type revokeRequest struct {
+	JTI     *string `json:"jti"`
+	Exp     *int64  `json:"exp"`
+	Subject *string `json:"subject"`
+}
+
+// decodeRevoke reads and checks the body strictly, returning a description
+// of the first problem for the client.
+func decodeRevoke(c *call, now time.Time) (revokeRequest, string) {
+	var req revokeRequest
+	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, bodyProblem(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return req, bodyProblem(err)
+		}
+		return req, "the body must hold one JSON object and nothing after it"
+	}
+	switch {
+	case req.JTI == nil && req.Subject == nil:
+		return req, `give "jti" (with "exp") or "subject"`
+	case req.JTI != nil && req.Subject != nil:
+		return req, `give either "jti" or "subject", not both`
+	case req.Subject != nil && *req.Subject == "":
+		return req, `"subject" must not be empty`
+	case req.Subject != nil && req.Exp != nil:
+		return req, `"exp" goes with "jti" only; a subject is revoked as of now`
+	case req.JTI != nil && *req.JTI == "":
+		return req, `"jti" must not be empty`
+	case req.JTI != nil && req.Exp == nil:
+		return req, `"exp" (the token's expiry, UNIX seconds) is required with "jti"`
+	case req.JTI != nil && *req.Exp > maxUnix:
+		return req, `"exp" must be UNIX seconds (this looks like milliseconds)`
+	case req.JTI != nil && *req.Exp <= now.Unix():
+		return req, `"exp" is in the past: the token has expired and needs no revocation`
+	}
+	return req, ""
+}
+
+// bodyProblem describes a JSON decoding error without echoing the body.
+func bodyProblem(err error) string {
+	var (
+		tooBig *http.MaxBytesError
+		syn    *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		return fmt.Sprintf("the body is larger than %d KiB", maxBody>>10)
+	case errors.Is(err, io.EOF):
+		return `the body is empty; send {"jti": "...", "exp": UNIX} or {"subject": "..."}`
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is not valid JSON"
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%q must be a %s", typ.Field, jsonKind(typ.Field))
+	}
+	// DisallowUnknownFields: `json: unknown field "x"`; the field name is
+	// the caller's own input, quoted by encoding/json.
+	return "the body is not a revocation: " + err.Error()
+}
+
+func jsonKind(field string) string {
+	if field == "exp" {
+		return "whole number (UNIX seconds)"
+	}
+	return "string"
+}
+
+// revoke serves POST /admin/revoke.
+func (a *api) revoke(c *call) {
+	now := a.now()
+	req, problem := decodeRevoke(c, now)
+	if req.JTI != nil {
+		c.action = "revoke_jti"
+		c.set(slog.String("jti", clip(*req.JTI)))
+	} else {
+		c.action = "revoke_subject"
+		if req.Subject != nil {
+			c.set(slog.String("subject", clip(*req.Subject)))
+		}
+	}
+	if problem != "" {
+		c.fail(http.StatusBadRequest, "invalid_request", problem)
+		return
+	}
+	ctx := c.r.Context()
+	kind := "jti"
+	var err error
+	if req.JTI != nil {
+		err = a.store.RevokeJTI(ctx, *req.JTI, time.Unix(*req.Exp, 0))
+	} else {
+		kind = "subject"
+		err = a.store.RevokeSubject(ctx, *req.Subject, now)
+		c.set(slog.Int64("revoked_at", now.Unix()))
+	}
+	if err != nil {
+		c.unavailable(err)
+		return
+	}
+	a.countRevocations(kind, 1)
+	c.set(slog.Int("count", 1))
+	c.ok(map[string]string{"revoked": kind})
+}
+
+// userParam returns the one non-empty user= query value, or answers 400.
+func userParam(c *call) (string, bool) {
+	users := c.r.URL.Query()["user"]
+	if len(users) == 1 && users[0] != "" {
+		c.set(slog.String("user", clip(users[0])))
+		return users[0], true
+	}
+	c.fail(http.StatusBadRequest, "invalid_request", "give exactly one non-empty user= query parameter")
+	return "", false
+}
+
+// sessionView is one session as GET /admin/sessions shows it.
+type sessionView struct {
+	ID        string `json:"id"`
+	User      string `json:"user"`
+	Created   int64  `json:"created"`
+	LastSeen  int64  `json:"last_seen"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// listSessions serves GET /admin/sessions?user=U, oldest session first.
+func (a *api) listSessions(c *call) {
+	c.action = "list_sessions"
+	user, ok := userParam(c)
+	if !ok {
+		return
+	}
+	recs, err := a.store.UserSessions(c.r.Context(), user)
+	if err != nil {
+		c.unavailable(err)
+		return
+	}
+	out := make([]sessionView, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, view(rec))
+	}
+	slices.SortStableFunc(out, func(x, y sessionView) int { return cmp.Compare(x.Created, y.Created) })
+	c.set(slog.Int("count", len(out)))
+	c.ok(map[string][]sessionView{"sessions": out})
+}
+
+func view(rec auth.SessionRecord) sessionView {
+	return sessionView{
+		ID: session.HandleFor(rec.Key), User: rec.User, Created: rec.Created.Unix(),
+		LastSeen: rec.LastSeen.Unix(), IP: rec.IP, UserAgent: rec.UserAgent,
+	}
+}
+
+// deleteUserSessions serves DELETE /admin/sessions?user=U: forced logout
+// everywhere. No sessions is not an error: {"deleted": 0}.
+func (a *api) deleteUserSessions(c *call) {
+	c.action = "delete_user_sessions"
+	user, ok := userParam(c)
+	if !ok {
+		return
+	}
+	n, err := a.store.DeleteUserSessions(c.r.Context(), user)
+	if err != nil {
+		c.unavailable(err)
+		return
+	}
+	a.countRevocations("session", n)
+	c.set(slog.Int("count", n))
+	c.ok(map[string]int{"deleted": n})
+}
+
+// deleteSession serves DELETE /admin/sessions/{id}, id being the handle
+// GET /admin/sessions shows.
+func (a *api) deleteSession(c *call, handle string) {
+	c.action = "delete_session"
+	key, ok := session.KeyForHandle(handle)
+	if !ok {
+		c.set(slog.Int("count", 0))
+		c.fail(http.StatusNotFound, "not_found", "no such session")
+		return
+	}
+	c.set(slog.String("session", handle))
+	found, err := a.store.DeleteSession(c.r.Context(), key)
+	if err != nil {
+		c.unavailable(err)
+		return
+	}
+	if !found {
+		c.set(slog.Int("count", 0))
+		c.fail(http.StatusNotFound, "not_found", "no such session")
+		return
+	}
+	a.countRevocations("session", 1)
+	c.set(slog.Int("count", 1))
+	c.ok(map[string]int{"deleted": 1})
+}
+
+// clip bounds a caller-chosen value in the audit log to 256 bytes.
+func clip(s string) string {
+	if len(s) <= 256 {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:256], len(s))
+}
