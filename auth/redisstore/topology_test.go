@@ -1,0 +1,58 @@
+package redisstore
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
+	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
+)
+
+func TestContractCluster(t *testing.T) {
+	c := authtest.StartCluster(t, 3, 1)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
+		return newStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: time.Second})
+	})
+}
+
+func TestContractSentinel(t *testing.T) {
+	s := authtest.StartSentinel(t)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
+		return newStore(t, Options{Addrs: s.SentinelAddrs(), MasterName: s.MasterName, Now: now, Timeout: time.Second})
+	})
+}
+
+// TestClusterMasterLoss writes sessions on every shard, kills a master and
+// expects its replica to serve them.
+func TestClusterMasterLoss(t *testing.T) {
+	c := authtest.StartCluster(t, 3, 1)
+	s := newStore(t, Options{Addrs: c.Addrs(), Timeout: time.Second})
+	ctx := testCtx(t)
+	keys := make([]string, 30)
+	for i := range keys {
+		keys[i] = string(rune('a'+i%26)) + time.Now().Format("150405.000000000")
+		if err := s.CreateSession(ctx, auth.SessionRecord{Key: keys[i], User: "alice"}, time.Minute); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	for _, addr := range c.Addrs() { // WAIT 1 on each master so replicas have the writes
+		_ = redisCLI(t, addr, "WAIT", "1", "1000")
+	}
+	t.Logf("killed %s", c.KillMaster(1))
+	for _, k := range keys {
+		var err error
+		eventually(t, 10*time.Second, "session readable after failover", func() bool {
+			_, err = s.TouchSession(ctx, k, time.Minute)
+			return err == nil || errors.Is(err, auth.ErrNotFound)
+		})
+		if err != nil {
+			t.Errorf("TouchSession after failover: %v", err)
+		}
+	}
+	n, err := s.DeleteUserSessions(ctx, "alice")
+	if err != nil || n != len(keys) {
+		t.Errorf("DeleteUserSessions after failover = %d, %v; want %d, nil", n, err, len(keys))
+	}
+}
