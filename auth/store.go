@@ -50,10 +50,50 @@ type SessionStore interface {
 	DeleteUserSessions(ctx context.Context, user string) (int, error)
 }
 
+// RefreshRecord is a refresh token as the store keeps it. It never
+// contains the token, only its hash (Key).
+type RefreshRecord struct {
+	Key      string    `json:"-"`      // hex SHA-256 of the refresh token
+	Family   string    `json:"family"` // every token rotated from one password grant shares it
+	User     string    `json:"user"`
+	Email    string    `json:"email,omitempty"`
+	Groups   []string  `json:"groups,omitempty"`
+	AuthTime time.Time `json:"auth_time"` // when the family began (the password grant)
+	Created  time.Time `json:"created"`   // when this token was issued
+	Expires  time.Time `json:"expires"`
+}
+
+// TokenRef names an access token issued with a refresh token, so that
+// revoking the family can revoke it (revoked:jti until Expires).
+type TokenRef struct {
+	JTI     string
+	Expires time.Time
+}
+
+// RefreshStore keeps refresh-token families (rotation with reuse
+// detection). A family holds its live refresh tokens and the access tokens
+// issued from it; revoking it kills both.
+type RefreshStore interface {
+	// CreateRefresh stores rec as a live token of family rec.Family until
+	// rec.Expires and records access in the family. ErrRevoked when the
+	// family has been revoked.
+	CreateRefresh(ctx context.Context, rec RefreshRecord, access TokenRef) error
+	// SpendRefresh consumes the live token with this key, in one atomic
+	// step, and returns its record. A token that was spent before, or whose
+	// family is revoked, returns a record holding only Family, with
+	// ErrRevoked; an unknown or expired key returns ErrNotFound.
+	SpendRefresh(ctx context.Context, key string) (RefreshRecord, error)
+	// RevokeFamily marks the family revoked, drops its live tokens and
+	// returns the access tokens issued from it that have not expired; first
+	// is false when the family was already revoked (or is unknown).
+	RevokeFamily(ctx context.Context, family string) (access []TokenRef, first bool, err error)
+}
+
 // Store is everything Gatehouse keeps outside the process.
 type Store interface {
 	RevocationStore
 	SessionStore
+	RefreshStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	// Close releases connections and background work.

@@ -28,6 +28,7 @@ type Store struct {
 	subjects map[string]time.Time // subject → revoked at or before
 	sessions map[string]*session  // session key → session
 	byUser   map[string]map[string]struct{}
+	refresh  refreshState // refresh-token families (refresh.go)
 
 	stop chan struct{}
 	done chan struct{}
