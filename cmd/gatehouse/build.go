@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/redis/go-redis/v9"
 )
 
 // generation is everything one config builds. A reload builds a new one and
@@ -39,6 +40,9 @@ func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.L
 	if cfg.Store.Type != "redis" {
 		return memstore.New(nil), nil
 	}
+	// go-redis reports dial failures through a process-wide logger; send
+	// them to the JSON log instead of raw stderr lines.
+	redis.SetLogger(redisLogger{log})
 	r := cfg.Store.Redis
 	o := redisstore.Options{
 		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: mat.redisPassword,
@@ -52,6 +56,13 @@ func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.L
 		return nil, fmt.Errorf("store.redis: %w", err)
 	}
 	return s, nil
+}
+
+// redisLogger adapts slog to go-redis's logger interface.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // build assembles one generation from a loaded config.
