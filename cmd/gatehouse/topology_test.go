@@ -349,3 +349,95 @@ func TestSentinelFailoverUnderTraffic(t *testing.T) {
 		t.Errorf("after the failover: X-Auth-User %q, want %q", echoHeader(e, "X-Auth-User"), "alice")
 	}
 }
+
+// sessionKeysOn returns how many gatehouse:session:* keys the node at addr
+// holds (SCAN: the test may list keys, the product never does).
+func sessionKeysOn(t *testing.T, addr string) int {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	n := 0
+	iter := rdb.Scan(ctx, 0, "gatehouse:session:*", 100).Iterator()
+	for iter.Next(ctx) {
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatalf("SCAN on %s: %v", addr, err)
+	}
+	return n
+}
+
+// loginUntilOn logs alice in from new clients until at least want of her
+// sessions are stored on the node at addr, and returns every session
+// cookie made (at most 30 logins).
+func loginUntilOn(t *testing.T, in *instance, addr string, want int) []credential {
+	t.Helper()
+	var creds []credential
+	for len(creds) < 30 {
+		wc := newWebClient(t, in.URL)
+		wc.mustLogin("alice", sessAlicePassword, "/app/")
+		creds = append(creds, credential{cookie: wc.cookie("gatehouse_session")})
+		if len(creds) >= 3 && sessionKeysOn(t, addr) >= want {
+			return creds
+		}
+	}
+	t.Fatalf("after %d logins, fewer than %d sessions live on %s", len(creds), want, addr)
+	return nil
+}
+
+// TestClusterMasterLossUnderTraffic stores sessions on every shard
+// (at least two on the master it kills), runs session and jwt traffic,
+// and kills that master: once its replica has taken over, every session
+// made before works again, and requests failed only during the switch.
+//
+// Redis replication is asynchronous: a write acknowledged by a master that
+// dies before its replica received it is lost. A session created in the
+// last milliseconds before a master's crash can therefore vanish (its user
+// logs in again); the test rules that out with WAIT 1 1000 on each master
+// before the kill, as a real deployment cannot.
+func TestClusterMasterLossUnderTraffic(t *testing.T) {
+	c := authtest.StartCluster(t, 3, 1)
+	masters := c.Addrs()[:3]
+	in, p := startTopology(t, masters, "")
+	victim := masters[0]
+	if role := nodeRole(t, victim); role != "master" {
+		t.Fatalf("%s is a %s, want the first master", victim, role)
+	}
+
+	sessions := loginUntilOn(t, in, victim, 2)
+	for _, m := range masters {
+		waitReplicated(t, m)
+	}
+	onVictim := sessionKeysOn(t, victim)
+	creds := append(jwtCredentials(t, p, 6), sessions...)
+	mustWork(t, in, creds, "before the master loss")
+
+	tr := startTraffic(t, in, creds)
+	time.Sleep(500 * time.Millisecond)
+	began := time.Now()
+	if dead := c.KillMaster(0); dead != victim {
+		t.Fatalf("KillMaster(0) killed %s, want %s", dead, victim)
+	}
+	done := time.Now()
+	tr.settle(done)
+	tr.report(t, "cluster master loss", began, done)
+	mustWork(t, in, creds, "after the master loss")
+	t.Logf("cluster master loss: %d sessions, %d of them on the killed master", len(sessions), onVictim)
+}
+
+// nodeRole returns the first element of ROLE on the server at addr.
+func nodeRole(t *testing.T, addr string) string {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	v, err := rdb.Do(ctx, "ROLE").Slice()
+	if err != nil || len(v) == 0 {
+		t.Fatalf("ROLE on %s: %v", addr, err)
+	}
+	role, _ := v[0].(string)
+	return role
+}
