@@ -1,0 +1,38 @@
+package admin
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzRevokeBody checks that any body is either refused with a
+// description or yields exactly one well-formed revocation.
+func FuzzRevokeBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"jti": "a", "exp": 4102444800}`, `{"subject": "bob"}`, `{"jti": "", "exp": 1}`,
+		`{"jti": "a", "subject": "b"}`, `{}`, `[]`, `null`, `{"exp": 1e400}`, `{"jti": "a\u0000", "exp": 4102444800} `,
+		`{"subject": "x"}{}`, `{"subject": "x", "extra": 1}`, "\xff", `{"jti": null, "subject": "s"}`,
+	} {
+		f.Add(seed)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/admin/revoke", strings.NewReader(body))
+		c := &call{w: httptest.NewRecorder(), r: r}
+		req, problem := decodeRevoke(c, now)
+		if problem != "" {
+			return
+		}
+		switch {
+		case req.JTI != nil && req.Subject != nil, req.JTI == nil && req.Subject == nil:
+			t.Fatalf("body %q accepted without exactly one of jti and subject", body)
+		case req.JTI != nil && (*req.JTI == "" || req.Exp == nil || *req.Exp <= now.Unix() || *req.Exp > maxUnix):
+			t.Fatalf("body %q accepted with a bad jti or exp", body)
+		case req.Subject != nil && (*req.Subject == "" || req.Exp != nil):
+			t.Fatalf("body %q accepted with a bad subject", body)
+		}
+	})
+}
