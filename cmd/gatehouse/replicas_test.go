@@ -269,3 +269,25 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestReplicaSubscriptionLoss: when Redis drops the replica's subscription,
+// invalidations published meanwhile are lost; the replica must not keep
+// answering from its cache, so a revocation written in that window is
+// seen well before the cache period ends.
+func TestReplicaSubscriptionLoss(t *testing.T) {
+	r := authtest.StartRedis(t)
+	f := newAdmFixture(t)
+	in := f.start(t, "redis", r.Addr, "", true)
+	tok := request{"/api/x", bearer(f.idp.token(t, "bob", time.Now(), map[string]any{"jti": "lost-sub-jti"}))}
+	waitCached(t, []*instance{in}, tok)
+	rdb := r.Client(t)
+	ctx := context.Background()
+	if err := rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "gatehouse:revoked:jti:lost-sub-jti", "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := refusedWithin(t, 400*time.Millisecond, []*instance{in}, tok)
+	t.Logf("revocation written while the subscription was down seen in %v", d)
+}
