@@ -1,0 +1,13 @@
+// Package assertion is Gatehouse's identity assertion (PRODUCT.md §7): a
+// short-lived JWT of the caller's identity that the proxy signs with its
+// issuing key and sends upstream in a header (identity_headers.assertion),
+// and the http.Handler middleware an upstream written in Go uses to verify
+// it.
+//
+// An assertion carries iss (jwt.issue.issuer), aud (the route name), sub,
+// email, groups, auth ("session" or "jwt"), iat, exp (60 s after iat) and
+// jti, and its header names the signing key's kid (RFC 7638 thumbprint)
+// from the JWKS at /.gatehouse/jwks.json. Because aud is the route name, an
+// assertion captured by one upstream cannot be replayed to another route's
+// upstream.
+package assertion
