@@ -112,6 +112,9 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if g.verifier != nil {
 		po.Bearer = g.verifier
 	}
+	if po.Assertions, err = assertions(cfg, g); err != nil {
+		return fail(err)
+	}
 	h, err := proxy.New(po)
 	if err != nil {
 		return fail(err)
@@ -142,6 +145,9 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 		Sessions: g.sessions, Users: who, Limiter: limiter, Title: cfg.Login.Title, Secure: cfg.Session.Secure,
 		Identify: g.identify, Metrics: s.m, Logger: s.log,
 	}))
+	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
+		return nil, err
+	}
 	return mux, nil
 }
 

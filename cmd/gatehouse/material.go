@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
+	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
 )
@@ -91,11 +92,12 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 // ownIssuer makes Gatehouse's own tokens acceptable on jwt routes without
 // extra config: its issuer, its audience, its public keys.
 func ownIssuer(cfg *config.Config, s *jwtauth.Signer) jwtauth.IssuerConfig {
+	keys := s.PublicKeys()
 	return jwtauth.IssuerConfig{
 		Issuer:     cfg.JWT.Issue.Issuer,
 		Audiences:  []string{cfg.JWT.Issue.Audience},
-		Algorithms: []string{s.Algorithm()},
-		Keys:       s.PublicKeys(),
+		Algorithms: refresh.Algorithms(keys), // current and previous keys may differ in type
+		Keys:       keys,
 	}
 }
 
