@@ -17,6 +17,7 @@ type Sentinel struct {
 	MasterName string
 
 	t         testing.TB
+	servers   []*Redis // the first master and its replica
 	sentinels []*Redis
 }
 
@@ -40,6 +41,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	if err != nil {
 		t.Fatalf("replica %s: %v", replica.Addr, err)
 	}
+	s.servers = []*Redis{master, replica}
 	conf := fmt.Sprintf("sentinel monitor %[1]s 127.0.0.1 %[2]s 2\n"+
 		"sentinel down-after-milliseconds %[1]s 1000\n"+
 		"sentinel failover-timeout %[1]s 5000\n", s.MasterName, master.Port())
@@ -99,6 +101,29 @@ func (s *Sentinel) Failover() {
 			s.t.Fatalf("sentinel %s after failover: %v", sn.Addr, err)
 		}
 	}
+}
+
+// KillMaster kills the current master's process (a crash, not a planned
+// failover) and waits until every sentinel has noticed it (down-after 1 s)
+// and names the former replica as master. It returns the killed server's
+// address. Like Failover, it can be called once.
+func (s *Sentinel) KillMaster() string {
+	s.t.Helper()
+	old := s.MasterAddr()
+	for _, r := range s.servers {
+		if r.Addr == old {
+			r.Stop()
+		}
+	}
+	for _, sn := range s.sentinels {
+		if err := waitFor(func(ctx context.Context) error { return s.masterChanged(ctx, sn, old) }); err != nil {
+			s.t.Fatalf("sentinel %s after killing the master: %v", sn.Addr, err)
+		}
+	}
+	if err := waitPing(s.MasterAddr()); err != nil {
+		s.t.Fatalf("new master %s: %v", s.MasterAddr(), err)
+	}
+	return old
 }
 
 func (s *Sentinel) masterChanged(ctx context.Context, sn *Redis, old string) error {
