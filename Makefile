@@ -19,9 +19,11 @@ vet:
 test: vet
 	$(GO) test -race -timeout 20m ./...
 
-# Side-by-side benchmarks: bare httputil.ReverseProxy vs Gatehouse routes.
+# Side-by-side benchmarks: the in-process Go benchmarks, then the load
+# benchmark (bench/README.fragment.md): real processes, pinned with taskset.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./cmd/gatehouse/ | tee bench.txt
+	$(GO) run ./bench | tee -a bench.txt
 
 # The demo: the echo upstream on :3000 and Gatehouse on :8080.
 run: build
