@@ -56,7 +56,7 @@ func newBrowser(t *testing.T, path string, timeout time.Duration) context.Contex
 		chromedp.WindowSize(1024, 768),
 	)
 	t.Cleanup(cancelAlloc) // runs before cancel: waits for the browser to exit
-	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	tab, cancelTab := chromedp.NewContext(alloc)
 	t.Cleanup(cancelTab)
 	if err := chromedp.Do(tab); err != nil { // start the browser now
 		t.Fatalf("start the browser: %v", err)
