@@ -15,6 +15,7 @@ type loadResult struct {
 	Errors   int
 	Elapsed  time.Duration
 	P50, P99 time.Duration
+	FirstErr string // the first failure seen, for the notes
 }
 
 // RPS is successful requests per second.
@@ -34,6 +35,7 @@ func runLoad(url string, header http.Header, conc int, warmup, d time.Duration) 
 	measureFrom := time.Now().Add(warmup)
 	lat := make([][]time.Duration, conc)
 	errs := make([]int, conc)
+	first := make([]string, conc)
 	var wg sync.WaitGroup
 	for i := range conc {
 		lat[i] = make([]time.Duration, 0, 1<<16)
@@ -52,6 +54,9 @@ func runLoad(url string, header http.Header, conc int, warmup, d time.Duration) 
 					continue
 				}
 				if !ok {
+					if errs[i] == 0 {
+						first[i] = describe(resp, err)
+					}
 					errs[i]++
 					continue
 				}
@@ -63,11 +68,21 @@ func runLoad(url string, header http.Header, conc int, warmup, d time.Duration) 
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	r := loadResult{Requests: len(all), Elapsed: d}
-	for _, e := range errs {
+	for i, e := range errs {
 		r.Errors += e
+		if r.FirstErr == "" {
+			r.FirstErr = first[i]
+		}
 	}
 	if len(all) > 0 {
 		r.P50, r.P99 = all[len(all)/2], all[len(all)*99/100]
 	}
 	return r
+}
+
+func describe(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
 }

@@ -115,6 +115,9 @@ func measure(o options, name, url string, h http.Header, mallocsURL string) row 
 		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: %-40s %8.0f req/s\n", name, res.RPS())
+	if res.Errors > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %s: %d failures, the first: %s\n", name, res.Errors, res.FirstErr)
+	}
 	return r
 }
 
