@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,8 +38,16 @@ func TestClusterMasterLoss(t *testing.T) {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}
-	for _, addr := range c.Addrs() { // WAIT 1 on each master so replicas have the writes
-		_ = redisCLI(t, addr, "WAIT", "1", "1000")
+	// Replication is asynchronous: a write a master acknowledged but had not
+	// passed on when it died is lost. WAIT on each master rules that out,
+	// and must report the replica's acknowledgement.
+	for _, addr := range c.Addrs() {
+		if !strings.Contains(redisCLI(t, addr, "ROLE"), "master") {
+			continue
+		}
+		if got := strings.TrimSpace(redisCLI(t, addr, "WAIT", "1", "5000")); got != "1" {
+			t.Fatalf("WAIT 1 5000 on master %s = %q, want 1 replica", addr, got)
+		}
 	}
 	t.Logf("killed %s", c.KillMaster(1))
 	for _, k := range keys {
