@@ -87,6 +87,13 @@ func (c *Cluster) Addrs() []string {
 func (c *Cluster) KillMaster(i int) string {
 	c.t.Helper()
 	dead := c.masters[i]
+	// Replication is asynchronous, and a replica that joined late may not
+	// even have finished its first sync: wait until some replica of this
+	// master has everything the master has, so that a kill loses nothing
+	// the test wrote.
+	if err := c.waitReplicaCaughtUp(dead); err != nil {
+		c.t.Fatalf("cluster: %v", err)
+	}
 	dead.Stop()
 	if err := c.waitHealthy(dead); err != nil {
 		c.t.Fatalf("cluster after killing %s: %v", dead.Addr, err)
@@ -136,4 +143,51 @@ func nodeHealthy(ctx context.Context, rdb *redis.Client, skip *Redis) error {
 		return fmt.Errorf("replica still syncing")
 	}
 	return nil
+}
+
+// waitReplicaCaughtUp waits until a replica of master reports a replication
+// offset at least the master's and holds as many keys.
+func (c *Cluster) waitReplicaCaughtUp(master *Redis) error {
+	mdb := redis.NewClient(&redis.Options{Addr: master.Addr})
+	defer mdb.Close()
+	return waitFor(func(ctx context.Context) error {
+		minfo, err := mdb.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		want := infoField(minfo, "master_repl_offset")
+		keys, err := mdb.DBSize(ctx).Result()
+		if err != nil {
+			return err
+		}
+		for _, n := range c.nodes {
+			if n == master {
+				continue
+			}
+			rdb := redis.NewClient(&redis.Options{Addr: n.Addr})
+			info, err := rdb.Info(ctx, "replication").Result()
+			size, serr := rdb.DBSize(ctx).Result()
+			_ = rdb.Close()
+			if err != nil || serr != nil || !strings.Contains(info, "master_port:"+master.Port()+"\r\n") {
+				continue
+			}
+			if strings.Contains(info, "master_link_status:up") && infoField(info, "master_repl_offset") >= want && size >= keys {
+				return nil
+			}
+		}
+		return fmt.Errorf("no replica of %s has caught up (offset %d, %d keys)", master.Addr, want, keys)
+	})
+}
+
+// infoField reads a numeric field of an INFO reply; -1 when absent.
+func infoField(info, name string) int64 {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
