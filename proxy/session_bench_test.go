@@ -87,8 +87,10 @@ func sessionLoop(b *testing.B, target, cookie string, warm func(do func())) {
 // bare httputil.ReverseProxy, and Gatehouse on a session route with the
 // memory store and with the Redis store. redis-calls/op counts every Redis
 // command the store sent while timed, through redisstore's Observe hook:
-// one GETEX to read and slide the session; the subject-revocation lookup is
-// served from the store's pub/sub-invalidated cache (one GET per cache TTL).
+// the session record and the subject-revocation answer are both served from
+// the store's pub/sub-invalidated local cache, so a hot session costs one
+// GETEX (which also slides its idle expiry) and one GET per cache TTL
+// (500 ms), not per request.
 func BenchmarkSession(b *testing.B) {
 	up := benchUpstream(b)
 	b.Run("bare", func(b *testing.B) { sessionLoop(b, bareProxy(b, up)+"/app/page", "", nil) })
@@ -116,8 +118,8 @@ func BenchmarkSession(b *testing.B) {
 	})
 }
 
-// waitRevocationCache sends requests until one costs a single Redis command:
-// the revocation subscription is up and the subject's answer cached. It
+// waitRevocationCache sends requests until one costs no Redis command: the
+// subscription is up and the session and subject answers are cached. It
 // then zeroes calls for the timed loop.
 func waitRevocationCache(b *testing.B, calls *atomic.Int64, do func()) {
 	b.Helper()
@@ -125,7 +127,7 @@ func waitRevocationCache(b *testing.B, calls *atomic.Int64, do func()) {
 	for {
 		before := calls.Load()
 		do()
-		if calls.Load()-before == 1 {
+		if calls.Load()-before == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,7 @@ import (
 // emptied, which only costs Redis calls.
 const maxCacheEntries = 1 << 16
 
-// cache holds recent revocation answers. It is trusted only while the
+// cache holds recent revocation answers and session records. It is trusted only while the
 // subscription to the revocations channel is known to be healthy, and an
 // answer read from Redis is stored only if no invalidation arrived while
 // it was in flight (the epoch did not move). Safe for concurrent use.
@@ -21,7 +22,8 @@ type cache struct {
 	mu    sync.RWMutex
 	jtis  map[string]jtiEntry
 	subs  map[string]subEntry
-	epoch atomic.Uint64 // moved, under mu, by every invalidation and reset
+	sess  map[string]sessionEntry // session key (hex hash) → record
+	epoch atomic.Uint64           // moved, under mu, by every invalidation and reset
 	// healthyUntil is the UNIX nanosecond time until which the
 	// subscription is believed healthy; 0 when it is down.
 	healthyUntil atomic.Int64
@@ -37,8 +39,13 @@ type subEntry struct {
 	until time.Time
 }
 
+type sessionEntry struct {
+	rec   auth.SessionRecord
+	until time.Time
+}
+
 func newCache(ttl time.Duration) *cache {
-	return &cache{ttl: ttl, jtis: make(map[string]jtiEntry), subs: make(map[string]subEntry)}
+	return &cache{ttl: ttl, jtis: make(map[string]jtiEntry), subs: make(map[string]subEntry), sess: make(map[string]sessionEntry)}
 }
 
 func (c *cache) usable(now time.Time) bool {
@@ -71,6 +78,35 @@ func (c *cache) sub(sub string, now time.Time) (at time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return e.at, true
+}
+
+// session returns the cached record of the session stored under key.
+func (c *cache) session(key string, now time.Time) (auth.SessionRecord, bool) {
+	if !c.usable(now) {
+		return auth.SessionRecord{}, false
+	}
+	c.mu.RLock()
+	e, ok := c.sess[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return auth.SessionRecord{}, false
+	}
+	return e.rec, true
+}
+
+// putSession stores a record read from Redis after epoch was observed.
+func (c *cache) putSession(epoch uint64, key string, rec auth.SessionRecord, now time.Time) {
+	if !c.usable(now) {
+		return
+	}
+	c.mu.Lock()
+	if c.epoch.Load() == epoch {
+		if len(c.sess) >= maxCacheEntries {
+			clear(c.sess)
+		}
+		c.sess[key] = sessionEntry{rec: rec, until: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
 }
 
 // putJTI stores an answer read from Redis after epoch was observed.
@@ -111,6 +147,8 @@ func (c *cache) invalidate(k keys, key string) {
 		delete(c.jtis, jti)
 	} else if sub, ok := strings.CutPrefix(key, k.sub); ok {
 		delete(c.subs, sub)
+	} else if sess, ok := strings.CutPrefix(key, k.session); ok {
+		delete(c.sess, sess)
 	}
 	c.mu.Unlock()
 }
@@ -121,6 +159,7 @@ func (c *cache) reset() {
 	c.epoch.Add(1)
 	clear(c.jtis)
 	clear(c.subs)
+	clear(c.sess)
 	c.mu.Unlock()
 }
 
@@ -148,6 +187,11 @@ func (c *cache) sweep(now time.Time) {
 	for k, e := range c.subs {
 		if !now.Before(e.until) {
 			delete(c.subs, k)
+		}
+	}
+	for k, e := range c.sess {
+		if !now.Before(e.until) {
+			delete(c.sess, k)
 		}
 	}
 }

@@ -48,11 +48,21 @@ func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle 
 }
 
 // TouchSession reads the session and resets its TTL to idle in one GETEX,
-// and returns it with LastSeen set to now.
+// and returns it with LastSeen set to now. A record read within the cache
+// TTL (500 ms by default) is answered locally, without a round trip: a
+// session deleted through any Gatehouse replica is dropped from every
+// replica's cache at once (pub/sub), one deleted or expired otherwise is
+// seen within the cache TTL, and the idle expiry slides at each real read.
 func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration) (auth.SessionRecord, error) {
 	if idle < time.Millisecond {
 		return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: idle timeout %v is under 1ms", idle)
 	}
+	now := time.Now()
+	if rec, ok := s.cache.session(key, now); ok {
+		rec.LastSeen = s.now()
+		return rec, nil
+	}
+	epoch := s.cache.epoch.Load()
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	b, err := s.rdb.GetEx(ctx, s.keys.session+key, idle).Bytes()
@@ -66,12 +76,15 @@ func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration
 	if err != nil {
 		return auth.SessionRecord{}, err
 	}
+	s.cache.putSession(epoch, key, st.SessionRecord, now)
 	st.LastSeen = s.now()
 	return st.SessionRecord, nil
 }
 
-// DeleteSession removes the session and its index entry.
+// DeleteSession removes the session and its index entry, and publishes the
+// deletion so that every replica drops its cached copy.
 func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
+	defer s.cache.invalidate(s.keys, s.keys.session+key)
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	b, err := s.rdb.GetDel(ctx, s.keys.session+key).Bytes()
@@ -85,7 +98,12 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	if err := s.rdb.SRem(ctx, s.keys.userSessions+st.User, key).Err(); err != nil {
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Publish(ctx, s.keys.channel, s.keys.session+key)
+		p.SRem(ctx, s.keys.userSessions+st.User, key)
+		return nil
+	})
+	if err != nil {
 		return true, fmt.Errorf("redisstore: delete session index entry: %w", err)
 	}
 	return true, nil
@@ -159,9 +177,15 @@ func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error
 	}
 	dels := make([]*redis.IntCmd, len(members))
 	all := make([]any, len(members))
+	defer func() {
+		for _, m := range members {
+			s.cache.invalidate(s.keys, s.keys.session+m)
+		}
+	}()
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
 			dels[i] = p.Del(ctx, s.keys.session+m)
+			p.Publish(ctx, s.keys.channel, s.keys.session+m)
 			all[i] = m
 		}
 		return nil

@@ -278,7 +278,7 @@ func sigtermUnderLoad(t *testing.T, bin string) {
 	time.Sleep(600 * time.Millisecond)
 	signalled.Store(true)
 	p.signal(t, syscall.SIGTERM)
-	waitFor(t, 500*time.Millisecond, "/readyz 503 right after SIGTERM", func() bool { return p.readyzStatus() == 503 })
+	waitFor(t, 2*time.Second, "/readyz 503 right after SIGTERM", func() bool { return p.readyzStatus() == 503 })
 	readyAgain := make(chan int, 1)
 	go func() {
 		for {
