@@ -221,3 +221,41 @@ func BenchmarkJTIRevoked(b *testing.B) {
 		})
 	}
 }
+
+// TestSessionDeletePropagatesByPublish: a hot session is served from each
+// replica's cache, and a logout or forced logout on one replica drops the
+// cached copies everywhere at once.
+func TestSessionDeletePropagatesByPublish(t *testing.T) {
+	r := authtest.StartRedis(t)
+	a, b := twoStores(t, r)
+	ctx := testCtx(t)
+	for _, del := range []struct {
+		name string
+		do   func(key string) error
+	}{
+		{"logout", func(key string) error { _, err := a.DeleteSession(ctx, key); return err }},
+		{"forced logout", func(string) error { _, err := a.DeleteUserSessions(ctx, "alice"); return err }},
+	} {
+		key := "k-" + del.name
+		if err := a.CreateSession(ctx, auth.SessionRecord{Key: key, User: "alice", Created: time.Now()}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.TouchSession(ctx, key, time.Hour); err != nil {
+			t.Fatalf("%s: TouchSession on B: %v", del.name, err)
+		}
+		if _, ok := b.cache.session(key, time.Now()); !ok {
+			t.Fatalf("%s: B did not cache the session; the test would prove nothing", del.name)
+		}
+		if err := del.do(key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.TouchSession(ctx, key, time.Hour); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("%s: on A itself: %v, want ErrNotFound at once", del.name, err)
+		}
+		d := eventually(t, 100*time.Millisecond, del.name+" on A seen by B", func() bool {
+			_, err := b.TouchSession(ctx, key, time.Hour)
+			return errors.Is(err, auth.ErrNotFound)
+		})
+		t.Logf("%s: B dropped its cached session after %v (cache TTL %v)", del.name, d, MaxCacheTTL)
+	}
+}
