@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
@@ -107,7 +108,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		},
 		Sessions: g.sessions, Reserved: reserved,
 		AllowOnStoreError: cfg.Store.OnError == "allow", UpstreamTimeout: cfg.Server.UpstreamTimeout,
-		Metrics: s.m, Logger: s.log,
+		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
+		Metrics:   s.m, Logger: s.log,
 	}
 	if g.verifier != nil {
 		po.Bearer = g.verifier
@@ -121,6 +123,24 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	}
 	g.proxy = h
 	return g, nil
+}
+
+// upstreamTransport returns the upstream connection pool. Every
+// generation shares it, so a reload keeps the warm connections; only a
+// change of server.upstream_timeout builds a new one (the old pool's idle
+// connections are closed; requests still using it finish).
+func (s *server) upstreamTransport(timeout time.Duration) *http.Transport {
+	s.transportMu.Lock()
+	defer s.transportMu.Unlock()
+	if s.transport != nil && s.transportTO == timeout {
+		return s.transport
+	}
+	if s.transport != nil {
+		old := s.transport
+		defer old.CloseIdleConnections()
+	}
+	s.transport, s.transportTO = proxy.NewTransport(timeout), timeout
+	return s.transport
 }
 
 // reserved builds the /.gatehouse/ handler: login, logout and userinfo.

@@ -40,6 +40,10 @@ type server struct {
 	// change before it is reloaded. Zero: defaultReloadSettle.
 	reloadSettle time.Duration
 	adminToken   []byte // admin.token_file as read at start; nil: /admin/* answers 404
+
+	transportMu sync.Mutex
+	transport   *http.Transport // upstream pool shared by every generation
+	transportTO time.Duration   // the upstream_timeout it was built with
 }
 
 // Why a drain ended early.
@@ -64,7 +68,9 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		printProblems(stderr, err)
 		return errReported
 	}
-	s := &server{configPath: *path, log: slog.New(slog.NewJSONHandler(stdout, nil)), reg: prometheus.NewRegistry()}
+	logOut, flushLog := bufferedLog(stdout, 100*time.Millisecond)
+	defer flushLog()
+	s := &server{configPath: *path, log: slog.New(slog.NewJSONHandler(logOut, nil)), reg: prometheus.NewRegistry()}
 	s.m = metrics.New(s.reg, version)
 	mat, err := loadMaterial(cfg)
 	if err != nil {

@@ -378,9 +378,10 @@ routes:
 	}
 	p.signal(t, syscall.SIGHUP)
 	waitStatus(t, 3*time.Second, 200, p.URL+"/x", bearer)
-	if out := p.stdout.String(); !strings.Contains(out, `"trigger":"signal"`) {
-		t.Errorf("no reload log line with trigger signal:\n%s", out)
-	}
+	// The log is flushed every 100 ms.
+	waitFor(t, time.Second, "reload log line with trigger signal", func() bool {
+		return strings.Contains(p.stdout.String(), `"trigger":"signal"`)
+	})
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 5*time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
