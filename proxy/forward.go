@@ -33,7 +33,11 @@ func newForwarder(h *Handler, transport http.RoundTripper, upstreamTimeout time.
 		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.errorHandler,
 		ErrorLog:       nil,
-		FlushInterval:  -1, // stream: server-sent events and long downloads are not held back
+		// Zero: responses of unknown length and server-sent events are
+		// still flushed at every write (ReverseProxy recognises them);
+		// others go out as the server's buffer fills, without a write
+		// system call per chunk.
+		FlushInterval: 0,
 	}
 	return f
 }
