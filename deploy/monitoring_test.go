@@ -341,7 +341,7 @@ var promTemplateFuncs = template.FuncMap{
 
 // TestAlerts checks the alerting rules: strict format, for/severity/summary/
 // description/runbook on each, annotations that parse as templates, runbook
-// anchors that exist in the README fragment, and registered metrics only.
+// anchors that exist in the top-level README, and registered metrics only.
 func TestAlerts(t *testing.T) {
 	b, err := os.ReadFile("prometheus/alerts.yaml")
 	if err != nil {
@@ -351,7 +351,7 @@ func TestAlerts(t *testing.T) {
 	if err := yaml.UnmarshalStrict(b, &rf); err != nil {
 		t.Fatalf("parse alerts: %v", err)
 	}
-	readme, err := os.ReadFile("README.fragment.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func checkAlert(t *testing.T, fams map[string]family, readme []byte, r alertRule
 		t.Errorf("alert %s: runbook_url %q, want one ending in %q", r.Alert, r.Annotations["runbook_url"], anchor)
 	}
 	if !regexp.MustCompile(`(?m)^#+ ` + r.Alert + `$`).Match(readme) {
-		t.Errorf("alert %s: no runbook heading %q in README.fragment.md", r.Alert, r.Alert)
+		t.Errorf("alert %s: no runbook heading %q in README.md", r.Alert, r.Alert)
 	}
 	used, errs := checkPromQL(fams, r.Expr)
 	for _, err := range errs {

@@ -188,7 +188,7 @@ func TestReplicasForcedLogout(t *testing.T) {
 }
 
 // measureSessionMemory logs what Redis spends on one session key, for the
-// sizing note in proxy/admin/README.fragment.md, and checks it is small.
+// sizing note in README.md (Running several replicas), and checks it is small.
 func measureSessionMemory(t *testing.T, r *authtest.Redis) {
 	t.Helper()
 	ctx := context.Background()
