@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// runCmd runs one gatehouse command in-process.
+func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestCheckNamesEveryProblemAndServeRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bad.yaml")
+	writeFiles(t, dir, map[string]string{"bad.yaml": `
+listen: "127.0.0.1:0"
+upstream: "http://127.0.0.1:3000"
+colour: blue
+server: {idle_timeout: "10 sec"}
+jwt:
+  issuers:
+    - {issuer: "https://idp.test", audiences: [api], algorithms: [ES256], public_key_files: ["` + dir + `/missing.pem"]}
+routes:
+  - {name: api, match: {path_prefix: "/"}, auth: jtw}
+`})
+	_, stderr, err := runCmd(t, "", "check", "-config", cfg)
+	if !errors.Is(err, errReported) {
+		t.Fatalf("check: err = %v, want problems reported (exit 1)", err)
+	}
+	for _, want := range []string{
+		`colour: unknown key`,
+		`server.idle_timeout: "10 sec" is not a duration`,
+		`routes[0].auth: unknown mode "jtw" (want none, session, jwt, any)`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stderr)
+		}
+	}
+	// Fix the syntax problems: the missing key file is named next.
+	writeFiles(t, dir, map[string]string{"bad.yaml": strings.NewReplacer("colour: blue\n", "", `"10 sec"`, "10s", "jtw", "jwt").Replace(readFile(t, cfg))})
+	_, stderr, err = runCmd(t, "", "check", "-config", cfg)
+	if !errors.Is(err, errReported) || !strings.Contains(stderr, "jwt.issuers[0].public_key_files[0]") || !strings.Contains(stderr, "missing.pem") {
+		t.Errorf("missing key file: err %v, output:\n%s", err, stderr)
+	}
+	// serve refuses the same config, before listening.
+	_, stderr, err = runCmd(t, "", "serve", "-config", cfg)
+	if !errors.Is(err, errReported) || !strings.Contains(stderr, "refusing to start") || !strings.Contains(stderr, "public_key_files[0]") {
+		t.Errorf("serve: err %v, output:\n%s", err, stderr)
+	}
+	// GATEHOUSE_CONFIG names the file when -config is absent.
+	// The demo config names its files relative to the repository root.
+	t.Chdir(filepath.Join("..", ".."))
+	t.Setenv("GATEHOUSE_CONFIG", filepath.Join("testdata", "demo", "gatehouse.yaml"))
+	if out, stderr, err := runCmd(t, "", "check"); err != nil || !strings.Contains(out, "OK") {
+		t.Errorf("check of the demo config via GATEHOUSE_CONFIG: %v\n%s%s", err, out, stderr)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHashPasswordCommand(t *testing.T) {
+	out, _, err := runCmd(t, "s3cret-Pass\n", "hash-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.TrimSpace(out)
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret-Pass")); err != nil {
+		t.Errorf("hash %q does not match the password without its newline: %v", hash, err)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Error("the password is echoed")
+	}
+	if _, _, err := runCmd(t, "\n", "hash-password"); !errors.Is(err, errReported) {
+		t.Errorf("empty password: err = %v, want an error", err)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, err := runCmd(t, "", "version")
+	if err != nil || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+	_, stderr, err := runCmd(t, "", "frobnicate")
+	if !errors.Is(err, errReported) || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "gatehouse serve -config FILE") {
+		t.Errorf("unknown command: %v\n%s", err, stderr)
+	}
+	for _, cmd := range []string{"serve", "check", "token", "revoke", "sessions", "demo-upstream", "hash-password", "version"} {
+		_, stderr, err := runCmd(t, "", cmd, "-h")
+		if err == nil || stderr == "" {
+			t.Errorf("%s -h: err %v, no usage printed", cmd, err)
+		}
+	}
+}
