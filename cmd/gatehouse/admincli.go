@@ -146,9 +146,9 @@ func sessionsCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if err := c.call(ctx, http.MethodGet, path, nil, &out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%-24s %-20s %-20s %-16s %s\n", "ID", "CREATED", "LAST SEEN", "IP", "USER AGENT")
+	fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", "ID", "CREATED", "LAST SEEN", "IP", "USER AGENT")
 	for _, s := range out.Sessions {
-		fmt.Fprintf(stdout, "%-24s %-20s %-20s %-16s %s\n", s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
+		fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
 	}
 	return nil
 }
