@@ -285,10 +285,26 @@ func waitReady(t testing.TB, v *Verifier) {
 	go func() { v.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(5 * time.Second)
-	for !v.Ready() {
+	for !v.Ready() || fetching(v) {
 		if time.Now().After(deadline) {
 			t.Fatal("verifier not ready after 5s")
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// fetching reports whether a JWKS fetch is still winding down: its keys
+// are installed (Ready) a moment before it stops being in flight, and a
+// refetch asked for in that moment joins it rather than starting anew.
+// Tests that change the JWKS after waitReady need it finished.
+func fetching(v *Verifier) bool {
+	for _, s := range v.jwks {
+		s.mu.Lock()
+		busy := s.inflight != nil
+		s.mu.Unlock()
+		if busy {
+			return true
+		}
+	}
+	return false
 }
