@@ -1,141 +1,113 @@
 package redisstore
 
 import (
-	"github.com/gatehouse-proxy/gatehouse/auth"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
-// maxCacheEntries bounds each cache map between sweeps; past it the map is
-// emptied, which only costs Redis calls.
+// maxCacheEntries bounds each cache table between sweeps; past it the table
+// is emptied, which only costs Redis calls.
 const maxCacheEntries = 1 << 16
 
-// cache holds recent revocation answers and session records. It is trusted only while the
-// subscription to the revocations channel is known to be healthy, and an
-// answer read from Redis is stored only if no invalidation arrived while
-// it was in flight (the epoch did not move). Safe for concurrent use.
+// cache holds recent revocation answers and session records. It is trusted
+// only while the subscription to the revocations channel is known to be
+// healthy, and an answer read from Redis is stored only if no invalidation
+// arrived while it was in flight (the epoch did not move). Safe for
+// concurrent use.
 type cache struct {
 	ttl time.Duration // < 0: disabled
 
 	mu    sync.RWMutex
-	jtis  map[string]jtiEntry
-	subs  map[string]subEntry
-	sess  map[string]sessionEntry // session key (hex hash) → record
-	epoch atomic.Uint64           // moved, under mu, by every invalidation and reset
+	jtis  table[bool]               // jti → revoked
+	subs  table[time.Time]          // subject → revoked at
+	sess  table[auth.SessionRecord] // session key (hex hash) → record
+	epoch atomic.Uint64             // moved, under mu, by every invalidation and reset
 	// healthyUntil is the UNIX nanosecond time until which the
 	// subscription is believed healthy; 0 when it is down.
 	healthyUntil atomic.Int64
 }
 
-type jtiEntry struct {
-	revoked bool
-	until   time.Time
-}
+// table is one kind of cached answer; its methods expect cache.mu held.
+type table[V any] map[string]entry[V]
 
-type subEntry struct {
-	at    time.Time
+type entry[V any] struct {
+	v     V
 	until time.Time
 }
 
-type sessionEntry struct {
-	rec   auth.SessionRecord
-	until time.Time
+func (t table[V]) sweep(now time.Time) {
+	for k, e := range t {
+		if !now.Before(e.until) {
+			delete(t, k)
+		}
+	}
 }
 
 func newCache(ttl time.Duration) *cache {
-	return &cache{ttl: ttl, jtis: make(map[string]jtiEntry), subs: make(map[string]subEntry), sess: make(map[string]sessionEntry)}
+	return &cache{ttl: ttl, jtis: table[bool]{}, subs: table[time.Time]{}, sess: table[auth.SessionRecord]{}}
 }
 
 func (c *cache) usable(now time.Time) bool {
 	return c.ttl > 0 && now.UnixNano() < c.healthyUntil.Load()
 }
 
-// jti returns the cached answer for jti, if any. It does not allocate.
+// get returns the fresh answer for key in t, if the cache may be used. It
+// does not allocate.
+func get[V any](c *cache, t table[V], key string, now time.Time) (v V, ok bool) {
+	if !c.usable(now) {
+		return v, false
+	}
+	c.mu.RLock()
+	e, ok := t[key]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return v, false
+	}
+	return e.v, true
+}
+
+// put stores an answer read from Redis after epoch was observed, unless an
+// invalidation has moved the epoch since.
+func put[V any](c *cache, t table[V], epoch uint64, key string, v V, now time.Time) {
+	if !c.usable(now) {
+		return
+	}
+	c.mu.Lock()
+	if c.epoch.Load() == epoch {
+		if len(t) >= maxCacheEntries {
+			clear(t)
+		}
+		t[key] = entry[V]{v: v, until: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
+}
+
 func (c *cache) jti(jti string, now time.Time) (revoked, ok bool) {
-	if !c.usable(now) {
-		return false, false
-	}
-	c.mu.RLock()
-	e, ok := c.jtis[jti]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return false, false
-	}
-	return e.revoked, true
+	return get(c, c.jtis, jti, now)
 }
 
-// sub returns the cached revocation time of sub, if any.
 func (c *cache) sub(sub string, now time.Time) (at time.Time, ok bool) {
-	if !c.usable(now) {
-		return time.Time{}, false
-	}
-	c.mu.RLock()
-	e, ok := c.subs[sub]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return time.Time{}, false
-	}
-	return e.at, true
+	return get(c, c.subs, sub, now)
 }
 
-// session returns the cached record of the session stored under key.
 func (c *cache) session(key string, now time.Time) (auth.SessionRecord, bool) {
-	if !c.usable(now) {
-		return auth.SessionRecord{}, false
-	}
-	c.mu.RLock()
-	e, ok := c.sess[key]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return auth.SessionRecord{}, false
-	}
-	return e.rec, true
+	return get(c, c.sess, key, now)
 }
 
-// putSession stores a record read from Redis after epoch was observed.
-func (c *cache) putSession(epoch uint64, key string, rec auth.SessionRecord, now time.Time) {
-	if !c.usable(now) {
-		return
-	}
-	c.mu.Lock()
-	if c.epoch.Load() == epoch {
-		if len(c.sess) >= maxCacheEntries {
-			clear(c.sess)
-		}
-		c.sess[key] = sessionEntry{rec: rec, until: now.Add(c.ttl)}
-	}
-	c.mu.Unlock()
-}
-
-// putJTI stores an answer read from Redis after epoch was observed.
 func (c *cache) putJTI(epoch uint64, jti string, revoked bool, now time.Time) {
-	if !c.usable(now) {
-		return
-	}
-	c.mu.Lock()
-	if c.epoch.Load() == epoch {
-		if len(c.jtis) >= maxCacheEntries {
-			clear(c.jtis)
-		}
-		c.jtis[jti] = jtiEntry{revoked: revoked, until: now.Add(c.ttl)}
-	}
-	c.mu.Unlock()
+	put(c, c.jtis, epoch, jti, revoked, now)
 }
 
 func (c *cache) putSub(epoch uint64, sub string, at, now time.Time) {
-	if !c.usable(now) {
-		return
-	}
-	c.mu.Lock()
-	if c.epoch.Load() == epoch {
-		if len(c.subs) >= maxCacheEntries {
-			clear(c.subs)
-		}
-		c.subs[sub] = subEntry{at: at, until: now.Add(c.ttl)}
-	}
-	c.mu.Unlock()
+	put(c, c.subs, epoch, sub, at, now)
+}
+
+func (c *cache) putSession(epoch uint64, key string, rec auth.SessionRecord, now time.Time) {
+	put(c, c.sess, epoch, key, rec, now)
 }
 
 // invalidate drops the answer for a full Redis key of the schema, given
@@ -179,19 +151,7 @@ func (c *cache) down() {
 func (c *cache) sweep(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, e := range c.jtis {
-		if !now.Before(e.until) {
-			delete(c.jtis, k)
-		}
-	}
-	for k, e := range c.subs {
-		if !now.Before(e.until) {
-			delete(c.subs, k)
-		}
-	}
-	for k, e := range c.sess {
-		if !now.Before(e.until) {
-			delete(c.sess, k)
-		}
-	}
+	c.jtis.sweep(now)
+	c.subs.sweep(now)
+	c.sess.sweep(now)
 }
