@@ -60,7 +60,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, x *exchange)
 // authenticate finds the caller for mode. viaBearer tells which credential
 // was used, for the shape of a refusal.
 func (h *Handler) authenticate(r *http.Request, mode string) (id *auth.Identity, viaBearer bool, err error) {
-	token, present, ok := bearerToken(r.Header)
+	token, present, ok := httpx.BearerToken(r.Header)
 	useBearer := mode == AuthJWT || (mode == AuthAny && present)
 	if useBearer {
 		switch {

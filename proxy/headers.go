@@ -199,22 +199,3 @@ func peerAddr(remoteAddr string) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
-
-// bearerToken extracts the token of an "Authorization: Bearer" header.
-// present is false when there is no Bearer credential at all; a malformed
-// one (several headers, empty token) is present with ok false.
-func bearerToken(h http.Header) (token string, present, ok bool) {
-	vals := h.Values("Authorization")
-	if len(vals) == 0 {
-		return "", false, false
-	}
-	scheme, tok, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false, false
-	}
-	tok = strings.TrimSpace(tok)
-	if len(vals) > 1 || tok == "" {
-		return "", true, false
-	}
-	return tok, true, true
-}

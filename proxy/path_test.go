@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"net/url"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func FuzzBearerToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		h := map[string][]string{"Authorization": {v}}
-		tok, present, ok := bearerToken(h)
+		tok, present, ok := httpx.BearerToken(h)
 		if ok && (!present || tok == "") {
 			t.Fatalf("bearerToken(%q) = %q, %v, %v", v, tok, present, ok)
 		}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
@@ -174,13 +173,16 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 // identify finds the caller of a reserved endpoint: Bearer if present, else
 // the session cookie (auth: any).
 func (g *generation) identify(r *http.Request) (*auth.Identity, error) {
-	if h := r.Header.Get("Authorization"); h != "" && g.verifier != nil {
-		scheme, tok, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			return g.verifier.Verify(r.Context(), strings.TrimSpace(tok))
-		}
+	tok, present, ok := httpx.BearerToken(r.Header)
+	switch {
+	case !present:
+		return g.sessions.Authenticate(r)
+	case !ok:
+		return nil, &auth.Error{Kind: auth.ErrInvalid, Description: "malformed Authorization header"}
+	case g.verifier == nil:
+		return nil, &auth.Error{Kind: auth.ErrInvalid, Description: "no token issuer is configured"}
 	}
-	return g.sessions.Authenticate(r)
+	return g.verifier.Verify(r.Context(), tok)
 }
 
 func proxyRoutes(cfg *config.Config) ([]proxy.Route, *url.URL, error) {

@@ -21,7 +21,7 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintln(stderr, "gatehouse check: -config FILE (or GATEHOUSE_CONFIG) is required")
 		return errReported
 	}
-	_, err := loadConfig(*path)
+	_, _, err := loadConfig(*path)
 	if err != nil {
 		printProblems(stderr, err)
 		return errReported
@@ -30,20 +30,22 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	return nil
 }
 
-// loadConfig loads, validates and checks every named file, and parses the
-// keys and users, so that `check` and `serve` refuse the same configs.
-func loadConfig(path string) (*config.Config, error) {
+// loadConfig loads, validates and checks every named file, and reads and
+// parses the keys and users once, so that `check`, `serve`, a reload and
+// `token` refuse the same configs.
+func loadConfig(path string) (*config.Config, *material, error) {
 	cfg, err := config.Load(path, environ())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := cfg.CheckFiles(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := loadMaterial(cfg); err != nil {
-		return nil, err
+	mat, err := loadMaterial(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, mat, nil
 }
 
 // printProblems prints every problem; errors.Join puts each on its own line.

@@ -134,11 +134,7 @@ func (s *server) reload(trigger string) bool {
 }
 
 func (s *server) buildFromFile() (*generation, error) {
-	cfg, err := loadConfig(s.configPath)
-	if err != nil {
-		return nil, err
-	}
-	mat, err := loadMaterial(cfg)
+	cfg, mat, err := loadConfig(s.configPath)
 	if err != nil {
 		return nil, err
 	}

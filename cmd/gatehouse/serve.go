@@ -62,7 +62,7 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "gatehouse serve: -config FILE (or GATEHOUSE_CONFIG) is required")
 		return errReported
 	}
-	cfg, err := loadConfig(*path)
+	cfg, mat, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse serve: refusing to start; the config has problems:")
 		printProblems(stderr, err)
@@ -72,10 +72,6 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer flushLog()
 	s := &server{configPath: *path, log: slog.New(slog.NewJSONHandler(logOut, nil)), reg: prometheus.NewRegistry()}
 	s.m = metrics.New(s.reg, version)
-	mat, err := loadMaterial(cfg)
-	if err != nil {
-		return err
-	}
 	s.adminToken = mat.adminToken
 	if s.store, err = newStore(cfg, mat, s.m, s.log); err != nil {
 		return err

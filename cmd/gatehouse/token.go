@@ -46,14 +46,10 @@ func tokenCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintln(stderr, "gatehouse token: -config FILE and -sub USER are required")
 		return errReported
 	}
-	cfg, err := loadConfig(*path)
+	cfg, mat, err := loadConfig(*path)
 	if err != nil {
 		printProblems(stderr, err)
 		return errReported
-	}
-	mat, err := loadMaterial(cfg)
-	if err != nil {
-		return err
 	}
 	if mat.signer == nil {
 		fmt.Fprintln(stderr, "gatehouse token: jwt.issue.signing_key_file is not set; there is no key to sign with")

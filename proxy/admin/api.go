@@ -135,15 +135,14 @@ func (a *api) authorize(r *http.Request) string {
 	if q.Has("token") || q.Has("access_token") {
 		return "a token in the query string is refused; send Authorization: Bearer <token>"
 	}
-	h := r.Header.Values("Authorization")
-	if len(h) == 0 {
+	tok, present, ok := httpx.BearerToken(r.Header)
+	if !present {
 		return "missing Authorization: Bearer <admin token>"
 	}
-	scheme, tok, found := strings.Cut(h[0], " ")
-	if len(h) != 1 || !found || !strings.EqualFold(scheme, "Bearer") {
+	if !ok {
 		return "want exactly one Authorization: Bearer <admin token>"
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	sum := sha256.Sum256([]byte(tok))
 	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
 		return "wrong admin token"
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // RequestIDHeader carries the request ID to the upstream and the client.
@@ -74,4 +75,24 @@ func ClientIP(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+// present is false when there is no Bearer credential at all (no header,
+// or another scheme); a malformed one (several Authorization headers, an
+// empty token) is present with ok false.
+func BearerToken(h http.Header) (token string, present, ok bool) {
+	vals := h.Values("Authorization")
+	if len(vals) == 0 {
+		return "", false, false
+	}
+	scheme, tok, _ := strings.Cut(vals[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false, false
+	}
+	tok = strings.TrimSpace(tok)
+	if len(vals) > 1 || tok == "" {
+		return "", true, false
+	}
+	return tok, true, true
 }
