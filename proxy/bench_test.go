@@ -43,10 +43,20 @@ func benchUpstream(b *testing.B) *url.URL {
 // benchLoop sends b.N requests to target with the given Authorization.
 func benchLoop(b *testing.B, target, authz string) {
 	b.Helper()
+	serialLoop(b, target, "Authorization", authz, nil)
+}
+
+// serialLoop sends b.N GET requests to target, serially over one
+// keep-alive connection, with header set to value (when not empty). The
+// first request warms connections and caches; warm, if not nil, runs after
+// it and before the timer starts.
+func serialLoop(b *testing.B, target, header, value string, warm func(do func())) {
+	b.Helper()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.Cleanup(client.CloseIdleConnections)
 	req, _ := http.NewRequest("GET", target, nil)
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
+	if value != "" {
+		req.Header.Set(header, value)
 	}
 	do := func() {
 		resp, err := client.Do(req)
@@ -55,14 +65,17 @@ func benchLoop(b *testing.B, target, authz string) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d, want 200", resp.StatusCode)
 		}
 	}
-	do() // warm: connections, verified-token cache
+	do()
+	if warm != nil {
+		warm(do)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		do()
 	}
 }

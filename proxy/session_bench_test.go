@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
@@ -50,37 +48,10 @@ func sessionGatehouse(b *testing.B, up *url.URL, store auth.Store) (target, cook
 	return srv.URL + "/app/page", cookies[0].Name + "=" + cookies[0].Value + "; app_theme=dark"
 }
 
-// sessionLoop sends b.N requests to target with the Cookie header, serially
-// over one keep-alive connection, as benchLoop does for Authorization.
-// warm, if not nil, runs after the first request and before the timer.
+// sessionLoop is serialLoop with the Cookie header.
 func sessionLoop(b *testing.B, target, cookie string, warm func(do func())) {
 	b.Helper()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	b.Cleanup(client.CloseIdleConnections)
-	req, _ := http.NewRequest("GET", target, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	do := func() {
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("status %d, want 200", resp.StatusCode)
-		}
-	}
-	do()
-	if warm != nil {
-		warm(do)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		do()
-	}
+	serialLoop(b, target, "Cookie", cookie, warm)
 }
 
 // BenchmarkSession compares, in one run and with the same serial loop: a
