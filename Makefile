@@ -1,6 +1,6 @@
 # Gatehouse. `make test` is the test command CI runs; `make run` starts the demo.
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION  ?= $(shell cat cmd/gatehouse/VERSION)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN      := bin/gatehouse
@@ -37,8 +37,11 @@ run: build
 	@echo "  open http://127.0.0.1:8080/ in a browser (alice / alice-demo-password)"
 	@echo "  curl -s http://127.0.0.1:9090/metrics | grep gatehouse_requests_total"
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN) demo-upstream -listen 127.0.0.1:3000 & \
+	@# Ctrl-C reaches both processes (one process group); the trap only
+	@# cleans up when Gatehouse exits on its own, and clears itself first so
+	@# that it cannot re-trigger.
+	@$(BIN) demo-upstream -listen 127.0.0.1:3000 & up=$$!; \
+	trap 'trap - EXIT INT TERM; kill $$up 2>/dev/null; wait $$up 2>/dev/null; exit 0' EXIT INT TERM; \
 	$(BIN) serve -config testdata/demo/gatehouse.yaml
 
 image:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -97,6 +98,9 @@ func TestVersionAndUsage(t *testing.T) {
 	out, _, err := runCmd(t, "", "version")
 	if err != nil || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, "go1.") {
 		t.Errorf("version: %q, %v", out, err)
+	}
+	if !regexp.MustCompile(`^gatehouse v\d+\.\d+\.\d+ \(commit `).MatchString(out) {
+		t.Errorf("version: %q is not a semantic version vMAJOR.MINOR.PATCH", out)
 	}
 	_, stderr, err := runCmd(t, "", "frobnicate")
 	if !errors.Is(err, errReported) || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "gatehouse serve -config FILE") {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,12 +13,20 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
-// Stamped at build time with -ldflags "-X main.version=... -X main.commit=...".
+// versionFile is the release's semantic version (tag vMAJOR.MINOR.PATCH); the
+// Makefile, the image and the manifests read the same file.
+//
+//go:embed VERSION
+var versionFile string
+
+// commit is stamped at build time with -ldflags "-X main.commit=..."; version
+// may be overridden the same way (-X main.version=...).
 var (
-	version = "dev"
+	version = strings.TrimSpace(versionFile)
 	commit  = "unknown"
 )
 
