@@ -133,4 +133,22 @@ func (s *Attempts) Len() int {
 	return len(s.full)
 }
 
-var _ auth.LoginAttempts = (*Attempts)(nil)
+// ReserveAttempt counts a login attempt in the store's Attempts.
+func (s *Store) ReserveAttempt(ctx context.Context, a auth.Attempt) (time.Duration, error) {
+	return s.attempts.ReserveAttempt(ctx, a)
+}
+
+// RefundAttempt gives a login attempt back in the store's Attempts.
+func (s *Store) RefundAttempt(ctx context.Context, a auth.Attempt) error {
+	return s.attempts.RefundAttempt(ctx, a)
+}
+
+// ClearAttempts ends a successful login in the store's Attempts.
+func (s *Store) ClearAttempts(ctx context.Context, a auth.Attempt) error {
+	return s.attempts.ClearAttempts(ctx, a)
+}
+
+var (
+	_ auth.LoginAttempts = (*Attempts)(nil)
+	_ auth.LoginAttempts = (*Store)(nil)
+)

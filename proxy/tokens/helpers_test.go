@@ -70,7 +70,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := login.NewLimiter("3/h", "100/h")
+	limiter, err := login.NewLimiter(login.LimiterOptions{Rate: "3/h", ClientRate: "100/h", Counts: memstore.NewAttempts(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
