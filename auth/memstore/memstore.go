@@ -29,6 +29,7 @@ type Store struct {
 	sessions map[string]*session  // session key → session
 	byUser   map[string]map[string]struct{}
 	refresh  refreshState // refresh-token families (refresh.go)
+	attempts *Attempts    // login-attempt counters (attempts.go)
 
 	stop chan struct{}
 	done chan struct{}
@@ -53,6 +54,7 @@ func New(now func() time.Time) *Store {
 		subjects: make(map[string]time.Time),
 		sessions: make(map[string]*session),
 		byUser:   make(map[string]map[string]struct{}),
+		attempts: NewAttempts(now),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}

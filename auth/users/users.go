@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,6 +17,10 @@ import (
 
 // HashCost is the bcrypt cost of hashes made by HashPassword.
 const HashCost = 12
+
+// MaxPasswordBytes is the longest password bcrypt reads; HashPassword
+// refuses longer ones and Authenticate fails them.
+const MaxPasswordBytes = 72
 
 // User is a person who may log in. Groups may be nil.
 type User struct {
@@ -68,7 +74,7 @@ func Load(usersFile, htpasswdFile string) (*Directory, error) {
 			return nil, err
 		}
 	}
-	dummy, err := dummyHash(d.maxCost())
+	dummy, err := dummyHash(d.commonCost())
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +148,47 @@ func checkHash(h string) ([]byte, error) {
 	return []byte(h), nil
 }
 
-func (d *Directory) maxCost() int {
-	max := bcrypt.MinCost
+// costs counts the users of each bcrypt cost.
+func (d *Directory) costs() map[int]int {
+	n := map[int]int{}
 	for _, e := range d.users {
-		if c, err := bcrypt.Cost(e.hash); err == nil && c > max {
-			max = c
+		if c, err := bcrypt.Cost(e.hash); err == nil {
+			n[c]++
 		}
 	}
-	return max
+	return n
+}
+
+// commonCost is the cost an unknown user is checked at: the users' cost,
+// or with mixed costs the most common one (the higher on a tie), so that
+// an unknown user costs the same time as most known ones. Without users it
+// is bcrypt.MinCost.
+func (d *Directory) commonCost() int {
+	best, most := bcrypt.MinCost, 0
+	for c, n := range d.costs() {
+		if n > most || n == most && c > best {
+			best, most = c, n
+		}
+	}
+	return best
+}
+
+// CostWarning describes mixed bcrypt costs among the users ("" when they
+// all share one): the time of a failed login then tells users of a rarer
+// cost from unknown users. `gatehouse check` prints it as a warning.
+func (d *Directory) CostWarning() string {
+	n := d.costs()
+	if len(n) < 2 {
+		return ""
+	}
+	cs := slices.Sorted(maps.Keys(n))
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprintf("cost %d: %d", c, n[c])
+	}
+	return fmt.Sprintf("password hashes mix bcrypt costs (%s users); unknown users are checked at cost %d, "+
+		"so a failed login's time can tell the others apart; rehash them with gatehouse hash-password (cost %d)",
+		strings.Join(parts, ", "), d.commonCost(), HashCost)
 }
 
 var dummies sync.Map // cost → []byte
@@ -169,11 +208,12 @@ func dummyHash(cost int) ([]byte, error) {
 }
 
 // Authenticate checks a username and password. An unknown username is
-// compared against a dummy hash of the same cost, so both failures take the
-// same time. The returned User shares its Groups slice with the Directory:
-// do not modify it.
+// compared against a dummy hash of the users' common cost, so both
+// failures take the same time. A password over MaxPasswordBytes fails
+// unchecked (bcrypt would ignore its end). The returned User shares its
+// Groups slice with the Directory: do not modify it.
 func (d *Directory) Authenticate(username, password string) (User, bool) {
-	if d == nil {
+	if d == nil || len(password) > MaxPasswordBytes {
 		return User{}, false
 	}
 	e, ok := d.users[username]
@@ -202,6 +242,9 @@ func (d *Directory) Len() int {
 // HashPassword returns a bcrypt hash of password at HashCost, for the users
 // file or an htpasswd line. Passwords longer than 72 bytes are refused.
 func HashPassword(password []byte) (string, error) {
+	if len(password) > MaxPasswordBytes {
+		return "", fmt.Errorf("hash password: %d bytes; bcrypt uses at most %d, use a shorter password", len(password), MaxPasswordBytes)
+	}
 	h, err := bcrypt.GenerateFromPassword(password, HashCost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)

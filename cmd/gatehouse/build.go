@@ -155,7 +155,7 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 		go func() { _ = w.Run(ctx) }()
 		who = w
 	}
-	limiter, err := login.NewLimiter(cfg.Login.Rate, cfg.Login.ClientRate)
+	limiter, err := s.loginLimiter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
@@ -168,6 +168,21 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 		return nil, err
 	}
 	return mux, nil
+}
+
+// loginLimiter counts login attempts in the store (shared by replicas on
+// Redis; while Redis fails, each replica counts on its own) and bounds
+// concurrent password checks.
+func (s *server) loginLimiter(cfg *config.Config) (*login.Limiter, error) {
+	o := login.LimiterOptions{Rate: cfg.Login.Rate, ClientRate: cfg.Login.ClientRate, Logger: s.log}
+	o.Counts, _ = s.store.(auth.LoginAttempts)
+	if _, local := s.store.(*memstore.Store); !local {
+		o.Fallback = memstore.NewAttempts(nil)
+	}
+	if o.Counts == nil {
+		o.Counts, o.Fallback = o.Fallback, nil
+	}
+	return login.NewLimiter(o)
 }
 
 // identify finds the caller of a reserved endpoint: Bearer if present, else

@@ -21,10 +21,13 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintln(stderr, "gatehouse check: -config FILE (or GATEHOUSE_CONFIG) is required")
 		return errReported
 	}
-	_, _, err := loadConfig(*path)
+	_, mat, err := loadConfig(*path)
 	if err != nil {
 		printProblems(stderr, err)
 		return errReported
+	}
+	for _, w := range mat.warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", *path)
 	return nil

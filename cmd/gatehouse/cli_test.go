@@ -78,7 +78,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestHashPasswordCommand(t *testing.T) {
-	out, _, err := runCmd(t, "s3cret-Pass\n", "hash-password")
+	out, stderr, err := runCmd(t, "s3cret-Pass\n", "hash-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +88,9 @@ func TestHashPasswordCommand(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret") {
 		t.Error("the password is echoed")
+	}
+	if stderr != "" {
+		t.Errorf("piped password: stderr %q, want nothing (no prompt)", stderr)
 	}
 	if _, _, err := runCmd(t, "\n", "hash-password"); !errors.Is(err, errReported) {
 		t.Errorf("empty password: err = %v, want an error", err)

@@ -17,6 +17,7 @@ type material struct {
 	signer        *jwtauth.Signer        // nil without jwt.issue.signing_key_file
 	adminToken    []byte                 // nil: admin API disabled
 	redisPassword string
+	warnings      []string // not errors: `check` prints them and exits 0
 }
 
 // loadMaterial reads and parses every key, secret and users file the config
@@ -82,8 +83,11 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 		m.redisPassword = string(read("store.redis.password_file", f))
 	}
 	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
-		if _, err := users.Load(cfg.Users.File, cfg.Users.HtpasswdFile); err != nil {
+		d, err := users.Load(cfg.Users.File, cfg.Users.HtpasswdFile)
+		if err != nil {
 			fail("users", err)
+		} else if w := d.CostWarning(); w != "" {
+			m.warnings = append(m.warnings, "users: "+w)
 		}
 	}
 	return m, errors.Join(errs...)

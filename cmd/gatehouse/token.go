@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
-	"github.com/gatehouse-proxy/gatehouse/auth/users"
 )
 
 // claimFlags collects repeated -claim k=v flags.
@@ -66,32 +65,5 @@ func tokenCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return fmt.Errorf("mint token: %w", err)
 	}
 	fmt.Fprintln(stdout, tok)
-	return nil
-}
-
-// hashPasswordCmd reads one password on stdin (one trailing newline dropped)
-// and prints its bcrypt hash.
-func hashPasswordCmd(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if err := newFlagSet("hash-password", stderr).Parse(args); err != nil {
-		return err
-	}
-	pw, err := io.ReadAll(io.LimitReader(stdin, 1024))
-	if err != nil {
-		return fmt.Errorf("read password: %w", err)
-	}
-	pw = []byte(strings.TrimSuffix(strings.TrimSuffix(string(pw), "\n"), "\r"))
-	if len(pw) == 0 {
-		fmt.Fprintln(stderr, "gatehouse hash-password: empty password on stdin")
-		return errReported
-	}
-	if len(pw) > 72 {
-		fmt.Fprintln(stderr, "gatehouse hash-password: bcrypt uses at most 72 bytes; use a shorter password")
-		return errReported
-	}
-	h, err := users.HashPassword(pw)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, h)
 	return nil
 }

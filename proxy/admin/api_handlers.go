@@ -221,11 +221,3 @@ func (a *api) deleteSession(c *call, handle string) {
 	c.set(slog.Int("count", 1))
 	c.ok(map[string]int{"deleted": 1})
 }
-
-// clip bounds a caller-chosen value in the audit log to 256 bytes.
-func clip(s string) string {
-	if len(s) <= 256 {
-		return s
-	}
-	return fmt.Sprintf("%s… (%d bytes)", s[:256], len(s))
-}

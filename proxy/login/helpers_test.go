@@ -101,14 +101,13 @@ func newEnv(t *testing.T, store auth.Store) *env {
 		t.Fatal(err)
 	}
 	e.sessions = session.New(session.Options{Store: store, Revocations: store, Now: e.clock.Now})
-	e.limiter, err = NewLimiter("5/min", "30/min")
+	e.limiter, err = NewLimiter(LimiterOptions{Rate: "5/min", ClientRate: "30/min", Counts: memstore.NewAttempts(e.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.limiter.now = e.clock.Now
 	e.metrics = metrics.New(prometheus.NewRegistry(), "test")
 	e.h = New(Options{Sessions: e.sessions, Users: dir, Limiter: e.limiter, Title: "Acme sign-in",
-		Metrics: e.metrics, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+		Metrics: e.metrics, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now})
 	return e
 }
 

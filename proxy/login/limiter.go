@@ -1,28 +1,31 @@
 package login
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"math"
+	"log/slog"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
-// DefaultMaxEntries bounds the number of buckets a Limiter keeps.
-const DefaultMaxEntries = 100_000
+// DefaultCheckWait is how long a password attempt waits for a free
+// password check before it is refused (429).
+const DefaultCheckWait = 2 * time.Second
 
-// sweepEvery is how often idle buckets are dropped.
-const sweepEvery = time.Minute
+// busyRetryAfter is the Retry-After of an attempt refused because too many
+// password checks were running.
+const busyRetryAfter = time.Second
 
 // Rate is a parsed rate such as "5/min": N events per Per.
-type Rate struct {
-	N   int
-	Per time.Duration
-}
+type Rate = auth.Rate
 
 // ParseRate parses "N/s", "N/min" or "N/h" (also "N/sec", "N/m",
 // "N/minute", "N/hour") with N a positive integer.
@@ -46,111 +49,191 @@ func ParseRate(s string) (Rate, error) {
 	return Rate{N: count, Per: per}, nil
 }
 
-func (r Rate) limit() rate.Limit { return rate.Limit(float64(r.N) / r.Per.Seconds()) }
-
-// Limiter counts failed password attempts per (username, client IP) and per
-// client IP in token buckets (golang.org/x/time/rate): a bucket holds N
-// attempts and refills at N per period, so "5/min" allows five failures at
-// once and one more every 12 s. Buckets that have refilled completely are
-// dropped (a full bucket is the same as none), and beyond DefaultMaxEntries
-// arbitrary buckets are evicted, so memory stays bounded. Safe for concurrent use; a nil *Limiter allows everything.
-type Limiter struct {
-	perUser, perIP Rate
-	now            func() time.Time
-	max            int
-
-	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
-	lastSweep time.Time
+// LimiterOptions configures a Limiter. Counts is required.
+type LimiterOptions struct {
+	// Rate and ClientRate are login.rate and login.client_rate (see
+	// ParseRate): attempts per (username, client IP) and per client IP.
+	Rate, ClientRate string
+	// Counts keeps the attempt counters: the store's, so that replicas on
+	// one Redis share them. Must not be nil.
+	Counts auth.LoginAttempts
+	// Fallback counts attempts while Counts cannot answer (a Redis
+	// outage): each replica then allows the limits on its own. nil: such
+	// attempts are refused as unavailable (503).
+	Fallback auth.LoginAttempts
+	// MaxChecks bounds the password checks running at once; 0 means
+	// 2 × GOMAXPROCS.
+	MaxChecks int
+	// CheckWait is how long an attempt waits for a free check before it
+	// is refused with 429; 0 means DefaultCheckWait.
+	CheckWait time.Duration
+	// Logger receives counter failures (at most one line a minute); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
-// NewLimiter returns a Limiter for the login.rate and login.client_rate
-// strings (see ParseRate).
-func NewLimiter(perUserIP, perIP string) (*Limiter, error) {
-	u, err := ParseRate(perUserIP)
+// Limiter runs password attempts under the login limits (PRODUCT.md §3):
+// each attempt is counted before its password is checked, so N concurrent
+// guesses get at most the limit's worth of checks; a successful login
+// gives its attempt back and clears its (username, IP) counter; at most
+// MaxChecks password checks run at once. The login form and the password
+// grant share one Limiter. Safe for concurrent use; a nil *Limiter checks
+// every attempt, unlimited.
+type Limiter struct {
+	perUser, perIP Rate
+	counts         auth.LoginAttempts
+	fallback       auth.LoginAttempts
+	checks         chan struct{} // one token per running password check
+	wait           time.Duration
+	log            *slog.Logger
+	logs           *httpx.LogLimiter
+}
+
+// NewLimiter returns a Limiter for o.
+func NewLimiter(o LimiterOptions) (*Limiter, error) {
+	u, err := ParseRate(o.Rate)
 	if err != nil {
 		return nil, fmt.Errorf("login rate: %w", err)
 	}
-	i, err := ParseRate(perIP)
+	i, err := ParseRate(o.ClientRate)
 	if err != nil {
 		return nil, fmt.Errorf("login client rate: %w", err)
 	}
-	return &Limiter{perUser: u, perIP: i, now: time.Now, max: DefaultMaxEntries,
-		buckets: make(map[string]*rate.Limiter)}, nil
-}
-
-func userKey(user string, ip netip.Addr) string {
-	if len(user) > 256 {
-		user = user[:256]
+	if o.Counts == nil {
+		return nil, errors.New("login limiter: no attempt counters")
 	}
-	return "u\x00" + ip.String() + "\x00" + user
+	if o.MaxChecks <= 0 {
+		o.MaxChecks = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.CheckWait <= 0 {
+		o.CheckWait = DefaultCheckWait
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{perUser: u, perIP: i, counts: o.Counts, fallback: o.Fallback,
+		checks: make(chan struct{}, o.MaxChecks), wait: o.CheckWait,
+		log: o.Logger, logs: httpx.NewLogLimiter(o.Logger, nil)}, nil
 }
 
-func ipKey(ip netip.Addr) string { return "i\x00" + ip.String() }
+// Outcome is how a password attempt ended.
+type Outcome int
 
-// Allow reports whether another password attempt by user from ip may be
-// checked; when not, retryAfter is how long until one may.
-func (l *Limiter) Allow(user string, ip netip.Addr) (ok bool, retryAfter time.Duration) {
+// The outcomes of Limiter.Check.
+const (
+	// Failed: a wrong or empty username or password (401, invalid_grant).
+	Failed Outcome = iota
+	// Succeeded: Result.User is who logged in.
+	Succeeded
+	// Limited: too many attempts; retry after Result.RetryAfter (429).
+	Limited
+	// Busy: too many password checks at once; retry after
+	// Result.RetryAfter (429).
+	Busy
+	// Unavailable: the counters could not answer (503); Result.Err says
+	// why.
+	Unavailable
+)
+
+// Result is the answer of Limiter.Check.
+type Result struct {
+	Outcome    Outcome
+	User       users.User    // Succeeded
+	RetryAfter time.Duration // Limited, Busy
+	Err        error         // Unavailable
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, at least 1, for the
+// Retry-After header.
+func (r Result) RetryAfterSeconds() string {
+	return strconv.FormatInt(int64(max(1, (r.RetryAfter+time.Second-1)/time.Second)), 10)
+}
+
+// Check runs one password attempt by user from ip against who: counted
+// first (Limited when over a limit), then checked when a check is free
+// (Busy after waiting CheckWait or until ctx ends). An empty username or
+// password is counted and fails unchecked.
+func (l *Limiter) Check(ctx context.Context, who Authenticator, user, password string, ip netip.Addr) Result {
 	if l == nil {
-		return true, 0
+		return check(who, user, password)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, k := range []struct {
-		key string
-		r   Rate
-	}{{userKey(user, ip), l.perUser}, {ipKey(ip), l.perIP}} {
-		b, found := l.buckets[k.key]
-		if !found {
-			continue
+	a := auth.Attempt{User: user, IP: ip, PerUser: l.perUser, PerIP: l.perIP}
+	counts, wait, err := l.reserve(ctx, a)
+	switch {
+	case err != nil:
+		return Result{Outcome: Unavailable, Err: err}
+	case wait > 0:
+		return Result{Outcome: Limited, RetryAfter: wait}
+	case user == "" || password == "":
+		return Result{Outcome: Failed}
+	}
+	if !l.acquire(ctx) {
+		if err := counts.RefundAttempt(context.WithoutCancel(ctx), a); err != nil {
+			l.counterFailed("refund", err)
 		}
-		if tokens := b.TokensAt(now); tokens < 1 {
-			wait := time.Duration(math.Ceil((1 - tokens) / float64(k.r.limit()) * float64(time.Second)))
-			retryAfter = max(retryAfter, wait)
+		return Result{Outcome: Busy, RetryAfter: busyRetryAfter}
+	}
+	res := check(who, user, password)
+	<-l.checks
+	if res.Outcome == Succeeded {
+		if err := counts.ClearAttempts(context.WithoutCancel(ctx), a); err != nil {
+			l.counterFailed("clear", err)
 		}
 	}
-	return retryAfter == 0, retryAfter
+	return res
 }
 
-// Failed records one failed attempt by user from ip.
-func (l *Limiter) Failed(user string, ip netip.Addr) {
-	if l == nil {
-		return
+func check(who Authenticator, user, password string) Result {
+	if user == "" || password == "" {
+		return Result{Outcome: Failed}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	l.sweep(now)
-	l.bucket(userKey(user, ip), l.perUser).AllowN(now, 1)
-	l.bucket(ipKey(ip), l.perIP).AllowN(now, 1)
-}
-
-func (l *Limiter) bucket(key string, r Rate) *rate.Limiter {
-	b, ok := l.buckets[key]
+	u, ok := who.Authenticate(user, password)
 	if !ok {
-		b = rate.NewLimiter(r.limit(), r.N)
-		l.buckets[key] = b
+		return Result{Outcome: Failed}
 	}
-	return b
+	return Result{Outcome: Succeeded, User: u}
 }
 
-// sweep drops full buckets (equivalent to none) once a minute or when the
-// map is at its cap; if still at the cap, it evicts arbitrary buckets.
-func (l *Limiter) sweep(now time.Time) {
-	if now.Sub(l.lastSweep) < sweepEvery && len(l.buckets) < l.max {
-		return
+// reserve counts a in the shared counters, or in the fallback while those
+// fail; it returns the counters that took the attempt.
+func (l *Limiter) reserve(ctx context.Context, a auth.Attempt) (auth.LoginAttempts, time.Duration, error) {
+	wait, err := l.counts.ReserveAttempt(ctx, a)
+	if err == nil {
+		return l.counts, wait, nil
 	}
-	l.lastSweep = now
-	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(b.Burst()) {
-			delete(l.buckets, k)
-		}
+	if ctx.Err() != nil || l.fallback == nil {
+		l.counterFailed("reserve", err)
+		return nil, 0, fmt.Errorf("count login attempt: %w", err)
 	}
-	for k := range l.buckets {
-		if len(l.buckets) < l.max-l.max/10 {
-			break
-		}
-		delete(l.buckets, k)
+	l.counterFailed("reserve (counted locally)", err)
+	wait, err = l.fallback.ReserveAttempt(ctx, a)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count login attempt locally: %w", err)
+	}
+	return l.fallback, wait, nil
+}
+
+// acquire takes a password check, waiting at most l.wait.
+func (l *Limiter) acquire(ctx context.Context) bool {
+	select {
+	case l.checks <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.checks <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (l *Limiter) counterFailed(op string, err error) {
+	if ok, held := l.logs.Allow("login counters failed", netip.Addr{}); ok {
+		l.log.Error("login attempt counters failed: "+op, "error", err, "repeated", held)
 	}
 }

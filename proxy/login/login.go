@@ -3,9 +3,9 @@ package login
 import (
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
+	"net/netip"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
@@ -46,7 +46,8 @@ type Options struct {
 	Sessions *session.Manager
 	// Users checks passwords. Must not be nil.
 	Users Authenticator
-	// Limiter limits failed attempts; nil means no limit.
+	// Limiter counts attempts and bounds password checks (shared with the
+	// password grant); nil means no limit.
 	Limiter *Limiter
 	// Identify answers /.gatehouse/userinfo (session or Bearer); nil means
 	// Sessions.Authenticate.
@@ -59,10 +60,14 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger receives audit lines; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock of the rule that logs repeated refusals from one
+	// client once a minute; nil means time.Now.
+	Now func() time.Time
 }
 
 type handler struct {
-	o Options
+	o    Options
+	logs *httpx.LogLimiter // refusals: one line per kind and client a minute
 }
 
 // New returns the handler for the reserved paths under /.gatehouse/ that it
@@ -82,7 +87,7 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{o: o}
+	h := &handler{o: o, logs: httpx.NewLogLimiter(o.Logger, o.Now)}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusForbidden, "forbidden", "cross-origin request refused")
@@ -145,22 +150,27 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	user, password := r.PostFormValue("username"), r.PostFormValue("password")
 	ip := httpx.ClientIP(r)
-	log := h.o.Logger.With("user", user, "client_ip", ip.String(), "request_id", httpx.RequestID(r))
-	if ok, wait := h.o.Limiter.Allow(user, ip); !ok {
+	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", ip.String(), "request_id", httpx.RequestID(r))
+	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
+	switch res.Outcome {
+	case Limited, Busy:
 		h.count("rate_limited")
-		log.Warn("login rate limited", "event", "login", "result", "rate_limited")
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == Busy)
+		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		h.loginPage(w, r, http.StatusTooManyRequests, msgRateLimited, rd)
 		return
-	}
-	u, ok := h.o.Users.Authenticate(user, password)
-	if !ok || user == "" || password == "" {
-		h.o.Limiter.Failed(user, ip)
+	case Unavailable:
+		h.count("error")
+		log.Error("login failed: attempt not counted", "event", "login", "result", "error", "error", res.Err)
+		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		return
+	case Failed:
 		h.count("failure")
-		log.Warn("login failed", "event", "login", "result", "failure")
+		h.refused(log, "login failed", ip, "result", "failure")
 		h.loginPage(w, r, http.StatusUnauthorized, msgBadCredentials, rd)
 		return
 	}
+	u := res.User
 	if err := h.o.Sessions.Login(r.Context(), w, r, u); err != nil {
 		h.count("error")
 		log.Error("login failed: session not stored", "event", "login", "result", "error", "error", err)
@@ -185,7 +195,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	if id, err := h.o.Sessions.Authenticate(r); err == nil {
 		user = id.User
 	}
-	log := h.o.Logger.With("user", user, "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
+	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
 	if err := h.o.Sessions.Logout(r.Context(), w, r); err != nil {
 		log.Error("logout failed: session not deleted", "event", "logout", "error", err)
 		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
@@ -226,6 +236,19 @@ func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, userinfoBody{
 		User: id.User, Email: id.Email, Groups: groups, Method: id.Method, ExpiresAt: exp,
 	})
+}
+
+// refused writes a refusal's audit line, at most one a minute per kind
+// and client (with the count of those held back since).
+func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
+	ok, held := h.logs.Allow(msg, ip)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "repeated", held)
+	}
+	log.Warn(msg, append([]any{"event", "login"}, args...)...)
 }
 
 func (h *handler) count(result string) {

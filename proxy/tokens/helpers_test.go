@@ -41,7 +41,8 @@ type env struct {
 	metrics  *metrics.Metrics
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds the env; edit, if given, changes the handler's options.
+func newEnv(t testing.TB, edit ...func(*Options)) *env {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -70,11 +71,15 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := login.NewLimiter("3/h", "100/h")
+	limiter, err := login.NewLimiter(login.LimiterOptions{Rate: "3/h", ClientRate: "100/h", Counts: memstore.NewAttempts(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Service: svc, Keys: e.signer.PublicKeys(), Users: dir, Limiter: limiter, Metrics: e.metrics})
+	o := Options{Service: svc, Keys: e.signer.PublicKeys(), Users: dir, Limiter: limiter, Metrics: e.metrics}
+	for _, f := range edit {
+		f(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
+	"net/netip"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
@@ -43,17 +43,22 @@ type Options struct {
 	// Users checks the password grant's credentials.
 	Users login.Authenticator
 	// Limiter is the login form's limiter, shared so that the form and the
-	// password grant count failures together; nil: no limit.
+	// password grant count attempts and share the bound on password
+	// checks; nil: no limit.
 	Limiter *login.Limiter
 	// Metrics counts gatehouse_logins_total; nil: not counted.
 	Metrics *metrics.Metrics
 	// Logger receives audit lines (never a password or token); nil discards.
 	Logger *slog.Logger
+	// Now is the clock of the rule that logs repeated refusals from one
+	// client once a minute; nil: time.Now.
+	Now func() time.Time
 }
 
 type handler struct {
 	o    Options
 	jwks []byte
+	logs *httpx.LogLimiter // refusals: one line per kind and client a minute
 }
 
 // New returns the handler for TokenPath, RevokePath and JWKSPath; any
@@ -70,7 +75,7 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: encode JWKS: %w", err)
 	}
-	h := &handler{o: o, jwks: jwks}
+	h := &handler{o: o, jwks: jwks, logs: httpx.NewLogLimiter(o.Logger, o.Now)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, h.token)
 	mux.HandleFunc("POST "+RevokePath, h.revoke)
@@ -129,23 +134,28 @@ func (h *handler) passwordGrant(w http.ResponseWriter, r *http.Request, form for
 		return
 	}
 	ip := httpx.ClientIP(r)
-	log := h.o.Logger.With("event", "login", "method", "password_grant", "user", user,
+	log := h.o.Logger.With("event", "login", "method", "password_grant", "user", httpx.Clip(user),
 		"client_ip", ip.String(), "request_id", httpx.RequestID(r))
-	if ok, wait := h.o.Limiter.Allow(user, ip); !ok {
+	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
+	switch res.Outcome {
+	case login.Limited, login.Busy:
 		h.count("rate_limited")
-		log.Warn("login rate limited", "result", "rate_limited")
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == login.Busy)
+		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "slow_down", "too many failed attempts; retry later")
 		return
-	}
-	u, ok := h.o.Users.Authenticate(user, password)
-	if !ok {
-		h.o.Limiter.Failed(user, ip)
+	case login.Unavailable:
+		h.count("error")
+		log.Error("login failed: attempt not counted", "result", "error", "error", res.Err)
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "token service unavailable")
+		return
+	case login.Failed:
 		h.count("failure")
-		log.Warn("login failed", "result", "failure")
+		h.refused(log, "login failed", ip, "result", "failure")
 		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_grant", "invalid username or password")
 		return
 	}
+	u := res.User
 	g, err := h.o.Service.Issue(r.Context(), refresh.User{Name: u.Username, Email: u.Email, Groups: u.Groups})
 	if err != nil {
 		h.count("error")
@@ -210,6 +220,19 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		"client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// refused writes a refusal's audit line, at most one a minute per kind
+// and client (with the count of those held back since).
+func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
+	ok, held := h.logs.Allow(msg, ip)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "repeated", held)
+	}
+	log.Warn(msg, args...)
 }
 
 func (h *handler) count(result string) {
