@@ -48,7 +48,7 @@ func TestLoginPageWhenSignedIn(t *testing.T) {
 	res := e.do(t, request{method: "GET", path: LoginPath + "?rd=" + url.QueryEscape("/reports?y=1"), cookies: []*http.Cookie{sc}})
 	// The clock is 2027-01-15 08:00 UTC; the idle timeout is 30 minutes.
 	wantText(t, "login page while signed in", res, 200,
-		"Signed in as <strong>alice</strong>", "alice@example.com", "Session ends at 08:30 UTC",
+		"<h1>Signed in as alice</h1>", "alice@example.com", "Session ends at 08:30 UTC if idle.",
 		`<a class="button" href="/reports?y=1">Continue</a>`, `action="/.gatehouse/logout"`, `name="csrf_token"`, ">Sign out</button>")
 	if strings.Contains(res.body, `name="password"`) {
 		t.Error("the signed-in view shows the password form")

@@ -29,7 +29,7 @@ type Page struct {
 	Status    int    // the HTTP status, e.g. 403
 	Heading   string // e.g. "Access denied"
 	Message   string // a sentence for a person
-	Detail    string // the error_description of the JSON body, if any
+	Detail    string // for 4xx: the JSON body's error_description as a sentence
 	RequestID string // the X-Request-Id of this answer
 	Retry     bool   // trying again may help (502, 503, 504): the template links to href=""
 }

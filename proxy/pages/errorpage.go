@@ -3,6 +3,9 @@ package pages
 import (
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
@@ -30,7 +33,26 @@ func errorPage(status int, code, description, requestID string, retry bool) Page
 			t[0] = "Error"
 		}
 	}
-	return Page{Status: status, Heading: t[0], Message: t[1], Detail: description, RequestID: requestID, Retry: retry}
+	p := Page{Status: status, Heading: t[0], Message: t[1], RequestID: requestID, Retry: retry}
+	if status < 500 { // a 5xx description only repeats the message
+		p.Detail = sentence(description)
+	}
+	return p
+}
+
+// sentence capitalises s and ends it with a full stop: the JSON bodies'
+// descriptions are lower-case phrases.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 // WriteError answers with status and the error page; it is the

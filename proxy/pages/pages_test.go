@@ -87,7 +87,7 @@ func TestBuiltinPages(t *testing.T) {
 		{"signed out", Login, Page{CSRF: "tok", Redirect: "/", Notice: "You have been signed out."},
 			[]string{`<p class="notice" role="status">You have been signed out.</p>`}, nil},
 		{"signed in", Login, Page{CSRF: "tok", Redirect: "/reports", User: alice},
-			[]string{"Signed in as <strong>alice</strong>", "alice@example.com", "Session ends at 10:05 UTC",
+			[]string{"<h1>Signed in as alice</h1>", "alice@example.com", "Session ends at 10:05 UTC if idle.",
 				`<a class="button" href="/reports">Continue</a>`, `action="/.gatehouse/logout"`, ">Sign out</button>"},
 			[]string{`name="password"`}},
 		{"sign out", Logout, Page{CSRF: "tok", Redirect: "/app", SignedIn: true, User: alice},
@@ -99,11 +99,11 @@ func TestBuiltinPages(t *testing.T) {
 			[]string{"You are not signed in.", `href="/.gatehouse/login?rd=%2fa%20b%3fc%3dd%26e">Sign in</a>`},
 			[]string{"<button"}},
 		{"error", Error, errorPage(403, "forbidden", "needs group staff", "req-42", false),
-			[]string{"<title>Access denied</title>", "Error 403", "<h1>Access denied</h1>", "needs group staff",
+			[]string{"<title>Access denied</title>", "Error 403", "<h1>Access denied</h1>", "Needs group staff.",
 				"<code>req-42</code>", `href="/.gatehouse/logout">Sign in as someone else`},
 			[]string{"Try again"}},
 		{"bad gateway", Error, errorPage(502, "bad_gateway", "", "req-43", true),
-			[]string{"Application unavailable", `<a class="button" href="">Try again</a>`}, []string{"someone else"}},
+			[]string{"Application unavailable", `<a class="button" href="">Try again</a>`}, []string{"someone else", "muted center\">"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
