@@ -66,9 +66,11 @@ type Users struct {
 
 // Login configures the login page and its rate limits.
 type Login struct {
-	Title      string `koanf:"title"`
-	Rate       string `koanf:"rate"`        // N/s, N/min or N/h
-	ClientRate string `koanf:"client_rate"` // N/s, N/min or N/h
+	Title        string `koanf:"title"`
+	Rate         string `koanf:"rate"`          // N/s, N/min or N/h
+	ClientRate   string `koanf:"client_rate"`   // N/s, N/min or N/h
+	LogoURL      string `koanf:"logo_url"`      // https URL or local path; "" for none
+	TemplatesDir string `koanf:"templates_dir"` // overrides of login.html, logout.html, error.html
 }
 
 // Session configures the browser session cookie and its lifetime.

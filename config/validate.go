@@ -29,6 +29,7 @@ func (c *Config) Validate() error {
 	c.validateStore(&p)
 	checkRate(&p, "login.rate", c.Login.Rate)
 	checkRate(&p, "login.client_rate", c.Login.ClientRate)
+	checkLogoURL(&p, "login.logo_url", c.Login.LogoURL)
 	c.validateSession(&p)
 	c.validateJWT(&p)
 	c.validateHeaders(&p)

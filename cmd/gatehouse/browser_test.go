@@ -131,7 +131,11 @@ func TestBrowserLoginLogout(t *testing.T) {
 		t.Errorf("message after a wrong password %q, want %q", msg, "Invalid username or password.")
 	}
 
+	if kept := read(t, ctx, "username kept", chromedp.Value(chromedp.CSS(`#username`))); kept != "alice" {
+		t.Errorf("username field after a wrong password %q, want %q", kept, "alice")
+	}
 	browse(t, ctx, "log in",
+		chromedp.Clear(chromedp.CSS(`#username`)),
 		chromedp.SendKeys(chromedp.CSS(`#username`), "alice"),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "alice-demo-password"),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,6 +32,7 @@ type generation struct {
 	verifier *jwtauth.Verifier // nil without issuers
 	signer   *jwtauth.Signer   // nil without jwt.issue.signing_key_file
 	sessions *session.Manager
+	pages    *pages.Set         // login, logout and error pages
 	cancel   context.CancelFunc // stops the generation's background work
 }
 
@@ -68,7 +70,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // build assembles one generation from a loaded config.
 func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &generation{cfg: cfg, signer: mat.signer, cancel: cancel}
+	g := &generation{cfg: cfg, signer: mat.signer, pages: mat.pages, cancel: cancel}
 	fail := func(err error) (*generation, error) { cancel(); return nil, err }
 	if len(mat.issuers) > 0 {
 		v, err := jwtauth.NewVerifier(jwtauth.Options{
@@ -120,7 +122,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
-	g.proxy = h
+	g.proxy = httpx.WithErrorPages(h, g.pages.WriteError) // browser navigations get HTML error pages
 	return g, nil
 }
 
@@ -161,7 +163,7 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	}
 	mux := http.NewServeMux()
 	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{
-		Sessions: g.sessions, Users: who, Limiter: limiter, Title: cfg.Login.Title, Secure: cfg.Session.Secure,
+		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
 		Identify: g.identify, Metrics: s.m, Logger: s.log,
 	}))
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {

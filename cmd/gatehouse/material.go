@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
+	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
 
 // material is everything the config names by file, read and parsed once.
@@ -17,7 +18,8 @@ type material struct {
 	signer        *jwtauth.Signer        // nil without jwt.issue.signing_key_file
 	adminToken    []byte                 // nil: admin API disabled
 	redisPassword string
-	warnings      []string // not errors: `check` prints them and exits 0
+	warnings      []string   // not errors: `check` prints them and exits 0
+	pages         *pages.Set // the login, logout and error pages (login.templates_dir)
 }
 
 // loadMaterial reads and parses every key, secret and users file the config
@@ -82,6 +84,11 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 	if f := cfg.Store.Redis.PasswordFile; f != "" {
 		m.redisPassword = string(read("store.redis.password_file", f))
 	}
+	ps, err := pages.New(pages.Options{Title: cfg.Login.Title, LogoURL: cfg.Login.LogoURL, Dir: cfg.Login.TemplatesDir})
+	if err != nil {
+		fail("login.templates_dir", err)
+	}
+	m.pages = ps
 	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
 		d, err := users.Load(cfg.Users.File, cfg.Users.HtpasswdFile)
 		if err != nil {

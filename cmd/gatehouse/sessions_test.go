@@ -170,7 +170,7 @@ func (w *webClient) logout() {
 	w.t.Helper()
 	tok := w.csrf("/.gatehouse/logout")
 	resp, body := w.do("POST", "/.gatehouse/logout", url.Values{"csrf_token": {tok}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/.gatehouse/login" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/.gatehouse/login?signed_out=1" {
 		w.t.Fatalf("logout: status %d, Location %q; body %s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }

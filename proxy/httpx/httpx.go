@@ -21,9 +21,13 @@ type ErrorBody struct {
 	RequestID        string `json:"request_id,omitempty"`
 }
 
-// WriteError answers with status and a JSON ErrorBody. description must
-// never contain a credential.
+// WriteError answers with status and a JSON ErrorBody, or, for a browser
+// navigation under WithErrorPages, with the HTML error page. description
+// must never contain a credential.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	if writeErrorPage(w, r, status, code, description) {
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
 
 // Reserved paths served by the handler.
@@ -30,8 +31,7 @@ const maxFormBytes = 16 << 10
 const (
 	msgBadCredentials = "Invalid username or password."
 	msgCSRF           = "Your sign-in form expired. Please try again."
-	msgRateLimited    = "Too many failed attempts. Please wait and try again."
-	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again shortly."
+	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again in a moment." // the 503 page's text
 )
 
 // Authenticator checks a username and password; *users.Directory and
@@ -52,8 +52,12 @@ type Options struct {
 	// Identify answers /.gatehouse/userinfo (session or Bearer); nil means
 	// Sessions.Authenticate.
 	Identify func(*http.Request) (*auth.Identity, error)
-	// Title is shown on the pages; "" means "Sign in".
+	// Title is shown on the pages; "" means "Sign in". Ignored when Pages
+	// is set.
 	Title string
+	// Pages renders the sign-in, sign-out and error pages; nil means the
+	// built-in templates with Title.
+	Pages *pages.Set
 	// Secure sets the CSRF cookie's Secure attribute (and its __Host- name).
 	Secure bool
 	// Metrics counts gatehouse_logins_total; nil means not counted.
@@ -81,8 +85,12 @@ func New(o Options) http.Handler {
 	if o.Identify == nil {
 		o.Identify = o.Sessions.Authenticate
 	}
-	if o.Title == "" {
-		o.Title = "Sign in"
+	if o.Pages == nil {
+		p, err := pages.New(pages.Options{Title: o.Title})
+		if err != nil {
+			panic("login.New: built-in pages: " + err.Error())
+		}
+		o.Pages = p
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -94,7 +102,7 @@ func New(o Options) http.Handler {
 	}))
 	inner := cop.Handler(http.HandlerFunc(h.route))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setSecurityHeaders(w.Header())
+		o.Pages.SetHeaders(w.Header())
 		inner.ServeHTTP(w, r)
 	})
 }
@@ -108,7 +116,7 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == LoginPath && post:
 		h.login(w, r)
 	case r.URL.Path == LogoutPath && get:
-		render(w, http.StatusOK, page{Kind: "logout", Title: h.o.Title, CSRF: h.csrfToken(w, r)})
+		h.logoutPage(w, r, http.StatusOK, "")
 	case r.URL.Path == LogoutPath && post:
 		h.logout(w, r)
 	case r.URL.Path == UserinfoPath && get:
@@ -122,10 +130,6 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "")
 	}
-}
-
-func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, status int, msg, rd string) {
-	render(w, status, page{Kind: "login", Title: h.o.Title, Message: msg, CSRF: h.csrfToken(w, r), Redirect: rd})
 }
 
 // parseForm reads a bounded form body; false means the answer is written.
@@ -157,12 +161,12 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.count("rate_limited")
 		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == Busy)
 		w.Header().Set("Retry-After", res.RetryAfterSeconds())
-		h.loginPage(w, r, http.StatusTooManyRequests, msgRateLimited, rd)
+		h.loginPage(w, r, http.StatusTooManyRequests, rateLimitedMessage(res.RetryAfter), rd)
 		return
 	case Unavailable:
 		h.count("error")
 		log.Error("login failed: attempt not counted", "event", "login", "result", "error", "error", res.Err)
-		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		h.unavailablePage(w, r)
 		return
 	case Failed:
 		h.count("failure")
@@ -174,7 +178,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if err := h.o.Sessions.Login(r.Context(), w, r, u); err != nil {
 		h.count("error")
 		log.Error("login failed: session not stored", "event", "login", "result", "error", "error", err)
-		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		h.unavailablePage(w, r)
 		return
 	}
 	h.count("success")
@@ -188,7 +192,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.checkCSRF(r) {
-		render(w, http.StatusForbidden, page{Kind: "logout", Title: h.o.Title, Message: msgCSRF, CSRF: h.csrfToken(w, r)})
+		h.logoutPage(w, r, http.StatusForbidden, msgCSRF)
 		return
 	}
 	user := ""
@@ -198,11 +202,11 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
 	if err := h.o.Sessions.Logout(r.Context(), w, r); err != nil {
 		log.Error("logout failed: session not deleted", "event", "logout", "error", err)
-		render(w, http.StatusServiceUnavailable, page{Kind: "message", Title: h.o.Title, Message: msgUnavailable})
+		h.unavailablePage(w, r)
 		return
 	}
 	log.Info("logout", "event", "logout")
-	w.Header().Set("Location", LoginPath)
+	w.Header().Set("Location", LoginPath+"?"+signedOutQuery+"=1")
 	w.WriteHeader(http.StatusSeeOther)
 }
 

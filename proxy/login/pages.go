@@ -1,95 +1,88 @@
 package login
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"html/template"
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
 
-// style is the pages' only CSS; the Content-Security-Policy allows exactly
-// this block by its hash, and no script at all.
-const style = `body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;color:#1d1d1f}
-main{max-width:22rem;margin:10vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.15)}
-h1{font-size:1.4rem;margin:0 0 1.2rem}
-label{display:block;font-weight:600;margin:.8rem 0 .3rem}
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #8a8f98;border-radius:4px}
-button{margin-top:1.3rem;width:100%;padding:.65rem;font-size:1rem;border:0;border-radius:4px;background:#1f5fbf;color:#fff;cursor:pointer}
-button:focus,input:focus{outline:3px solid #f0a000;outline-offset:1px}
-.error{background:#fdecea;color:#8a1c12;padding:.6rem;border-radius:4px}`
+// msgSignedOut is shown on the login page after a logout (?signed_out=1).
+const msgSignedOut = "You have been signed out."
 
-// contentSecurityPolicy forbids scripts, frames, plug-ins and every
-// external resource; forms may only post back to this origin.
-var contentSecurityPolicy = "default-src 'none'; style-src 'sha256-" + styleHash() +
-	"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// signedOutQuery marks the login page a logout redirects to.
+const signedOutQuery = "signed_out"
 
-func styleHash() string {
-	sum := sha256.Sum256([]byte(style))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-var pages = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>{{.Style}}</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}}</h1>
-{{if .Message}}<p class="error" role="alert">{{.Message}}</p>{{end}}
-{{if eq .Kind "login"}}<form method="post" action="/.gatehouse/login">
-<input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<input type="hidden" name="rd" value="{{.Redirect}}">
-<label for="username">Username</label>
-<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>
-{{else if eq .Kind "logout"}}<form method="post" action="/.gatehouse/logout">
-<input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<p>Do you want to sign out?</p>
-<button type="submit">Sign out</button>
-</form>
-{{end}}
-</main>
-</body>
-</html>
-`))
-
-// page is what the template renders. Kind is "login", "logout" or
-// "message" (Message only).
-type page struct {
-	Kind     string
-	Title    string
-	Message  string
-	CSRF     string
-	Redirect string
-	Style    template.CSS
-}
-
-// setSecurityHeaders sets the headers every reserved-path response carries.
-func setSecurityHeaders(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-// render writes p as an HTML page with status.
-func render(w http.ResponseWriter, status int, p page) {
-	p.Style = template.CSS(style)
-	var buf bytes.Buffer
-	if err := pages.Execute(&buf, p); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+// loginPage renders the sign-in page. A POST's username is kept in the
+// field. A GET by someone already signed in shows who, with Continue (to
+// rd) and Sign out, instead of the form.
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, status int, msg, rd string) {
+	p := pages.Page{Error: msg, CSRF: h.csrfToken(w, r), Redirect: rd}
+	if r.Method == http.MethodPost {
+		p.Username = clip(r.PostFormValue("username"), 256)
+	} else {
+		if r.URL.Query().Get(signedOutQuery) != "" {
+			p.Notice = msgSignedOut
+		}
+		if id, err := h.o.Sessions.Authenticate(r); err == nil && id != nil {
+			p.User, p.Notice = pageUser(id), ""
+		}
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	h.render(w, r, status, pages.Login, p)
+}
+
+// logoutPage renders the sign-out page: a confirmation while a session may
+// exist (also when the store cannot say), else "You are not signed in".
+func (h *handler) logoutPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p := pages.Page{Error: msg, CSRF: h.csrfToken(w, r), Redirect: SafeRedirect(r.URL.Query().Get("rd"))}
+	id, err := h.o.Sessions.Authenticate(r)
+	switch {
+	case err == nil && id != nil:
+		p.SignedIn, p.User = true, pageUser(id)
+	case errors.Is(err, auth.ErrUnavailable):
+		p.SignedIn = true
+	}
+	h.render(w, r, status, pages.Logout, p)
+}
+
+// unavailablePage answers 503 when a session cannot be stored or deleted.
+func (h *handler) unavailablePage(w http.ResponseWriter, r *http.Request) {
+	h.o.Pages.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+}
+
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p pages.Page) {
+	if err := h.o.Pages.Render(w, status, name, p); err != nil {
+		h.o.Logger.Error("render page", "page", name, "request_id", httpx.RequestID(r), "error", err)
+	}
+}
+
+func pageUser(id *auth.Identity) *pages.User {
+	return &pages.User{Name: id.User, Email: id.Email, Groups: id.Groups, SignedInAt: id.IssuedAt, ExpiresAt: id.ExpiresAt}
+}
+
+// rateLimitedMessage says how long to wait: "Too many attempts. Try again
+// in 40 seconds." (minutes beyond 90 seconds).
+func rateLimitedMessage(wait time.Duration) string {
+	s := int(math.Ceil(wait.Seconds()))
+	switch {
+	case s <= 1:
+		return "Too many attempts. Try again in 1 second."
+	case s <= 90:
+		return fmt.Sprintf("Too many attempts. Try again in %d seconds.", s)
+	default:
+		return fmt.Sprintf("Too many attempts. Try again in %d minutes.", int(math.Ceil(float64(s)/60)))
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "")
+	}
+	return s
 }
