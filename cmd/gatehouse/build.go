@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/redisstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
-	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
@@ -31,6 +30,7 @@ type generation struct {
 	verifier *jwtauth.Verifier // nil without issuers
 	signer   *jwtauth.Signer   // nil without jwt.issue.signing_key_file
 	sessions *session.Manager
+	users    localUsers         // the users files as they are now; empty without them
 	cancel   context.CancelFunc // stops the generation's background work
 }
 
@@ -85,8 +85,12 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if g.users, err = s.localUsers(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	g.sessions = session.New(session.Options{
-		Store: s.store, Revocations: s.store, CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
+		Store: s.store, Revocations: s.store, Users: g.users,
+		CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
 		SameSite: sameSite(cfg.Session.SameSite), Domain: cfg.Session.Domain,
 		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
 		ClientIP: httpx.ClientIP, Logger: s.log,
@@ -146,15 +150,7 @@ func (s *server) upstreamTransport(timeout time.Duration) *http.Transport {
 // Without users files nobody can log in, but userinfo still answers Bearer
 // callers.
 func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
-	var who login.Authenticator = &users.Directory{}
-	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
-		w, err := users.NewWatcher(cfg.Users.File, cfg.Users.HtpasswdFile, s.log)
-		if err != nil {
-			return nil, fmt.Errorf("users: %w", err)
-		}
-		go func() { _ = w.Run(ctx) }()
-		who = w
-	}
+	var who login.Authenticator = g.users
 	limiter, err := login.NewLimiter(cfg.Login.Rate, cfg.Login.ClientRate)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
