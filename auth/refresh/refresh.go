@@ -209,9 +209,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Grant, error) {
 	return s.issue(ctx, rec, now)
 }
 
-// minRemaining is the least lifetime a family must have left to refresh:
-// a store cannot keep a token for less.
-const minRemaining = time.Second
+// minRemaining is the least lifetime a family must have left to refresh,
+// so that the last token it gets can still be stored and used.
+const minRemaining = 100 * time.Millisecond
 
 // current checks the family's user against the users directory as it is
 // now and takes their email and groups from it. A user who is gone, or
