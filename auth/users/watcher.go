@@ -12,8 +12,9 @@ import (
 )
 
 // PollInterval is how often a Watcher looks at its files' metadata (size,
-// modification time, identity through symlinks); a change there is
-// reloaded once it has held for one more poll, so within two polls.
+// modification time, identity through symlinks): a file replaced (renamed
+// over, a ConfigMap's symlink swap) is reloaded within one poll, one edited
+// in place within two.
 const PollInterval = 200 * time.Millisecond
 
 // FullCheckInterval is how often a Watcher also hashes the files' contents,
@@ -24,8 +25,8 @@ const FullCheckInterval = 2 * time.Second
 // or the htpasswd file changes on disk. A file that fails to load is logged
 // and the previous Directory keeps serving. It polls the files through
 // their paths (symlinks followed), so it also sees editors that replace a
-// file and Kubernetes ConfigMap updates (symlink swaps), within two
-// PollIntervals. Safe for concurrent use; the zero Watcher is not usable,
+// file and Kubernetes ConfigMap updates (symlink swaps), within one
+// PollInterval (two for a file edited in place). Safe for concurrent use; the zero Watcher is not usable,
 // use NewWatcher.
 type Watcher struct {
 	// OnReload, if not nil, is called after each reload that swapped in a
@@ -76,16 +77,20 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-// check reloads the files once their metadata has changed and then stayed
-// the same for one poll (a file being written is not read half-way), or
-// when a full check every FullCheckInterval finds their contents changed.
-// A load that saw the files change under it is not used; the next poll
-// tries again.
+// check reloads the files when their metadata has changed: at once when a
+// file was replaced (renamed over, or a symlink swapped: the new file is
+// complete), after one more quiet poll when it was edited in place (so
+// that a file being written is not read half-way); and when a full check
+// every FullCheckInterval finds their contents changed. A load that saw
+// the files change under it is not used; the next poll tries again.
 func (w *Watcher) check() {
 	stats := w.stat()
 	if !sameStats(stats, w.stats) {
+		replaced := !sameFiles(stats, w.stats)
 		w.stats, w.pending = stats, true
-		return
+		if !replaced {
+			return
+		}
 	}
 	if !w.pending && time.Since(w.lastFull) < FullCheckInterval {
 		return
@@ -136,6 +141,20 @@ func sameStats(a, b []os.FileInfo) bool {
 		case a[i] == nil || b[i] == nil:
 			return false
 		case !os.SameFile(a[i], b[i]) || a[i].Size() != b[i].Size() || !a[i].ModTime().Equal(b[i].ModTime()):
+			return false
+		}
+	}
+	return true
+}
+
+// sameFiles reports whether a and b name the same files (or the same
+// absences), whatever their content.
+func sameFiles(a, b []os.FileInfo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || (a[i] != nil && !os.SameFile(a[i], b[i])) {
 			return false
 		}
 	}
