@@ -36,8 +36,8 @@ type Options struct {
 	// Users is the current users directory (users.Watcher). When set, a
 	// session signed in by password (its record carries a Credential) is
 	// checked against it on every request: a user who is gone, or whose
-	// password hash changed since sign-in, has the session ended; otherwise
-	// the identity's email and groups are the directory's, not those
+	// password hash changed since sign-in, is refused (auth.ErrRevoked);
+	// otherwise the identity's email and groups are the directory's, not those
 	// recorded at sign-in. Sessions without a Credential (other sign-in
 	// methods) are not checked. If nil, nothing is checked and Login
 	// records no Credential.
@@ -176,7 +176,7 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 			return nil, &auth.Error{Kind: auth.ErrRevoked, Description: "session revoked"}
 		}
 	}
-	if err := m.current(ctx, key, &rec); err != nil {
+	if err := m.current(&rec); err != nil {
 		return nil, err
 	}
 	expires := now.Add(m.o.Idle)
@@ -188,21 +188,22 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 
 // current checks a password-login session against the users directory as
 // it is now and takes the user's email and groups from it. A user who is
-// gone, or whose password hash is no longer the one signed in with, ends
-// the session (auth.ErrRevoked).
-func (m *Manager) current(ctx context.Context, key string, rec *auth.SessionRecord) error {
+// gone, or whose password hash is no longer the one signed in with, is
+// refused (auth.ErrRevoked). The session is not deleted here: a replica
+// whose users files are older than the session's (a user just added, a
+// password just changed, while this replica has not reloaded yet) must not
+// destroy it. The reload that removed the user or changed the password
+// deletes the user's sessions on every replica (DeleteUserSessions).
+func (m *Manager) current(rec *auth.SessionRecord) error {
 	if m.o.Users == nil || rec.Credential == "" {
 		return nil
 	}
 	u, fp, ok := m.o.Users.Lookup(rec.User)
-	if ok && fp == rec.Credential {
-		rec.Email, rec.Groups = u.Email, u.Groups
-		return nil
+	if !ok || fp != rec.Credential {
+		return &auth.Error{Kind: auth.ErrRevoked, Description: "session ended: the user was removed or the password changed"}
 	}
-	if _, err := m.o.Store.DeleteSession(ctx, key); err != nil {
-		m.o.Logger.Warn("delete session of a removed user or changed password", "error", err)
-	}
-	return &auth.Error{Kind: auth.ErrRevoked, Description: "session ended: the user was removed or the password changed"}
+	rec.Email, rec.Groups = u.Email, u.Groups
+	return nil
 }
 
 func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
