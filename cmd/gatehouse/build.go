@@ -85,7 +85,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if g.users, err = s.localUsers(ctx, cfg); err != nil {
+	var endedUsers []string
+	if g.users, endedUsers, err = s.localUsers(ctx, cfg); err != nil {
 		return fail(err)
 	}
 	g.sessions = session.New(session.Options{
@@ -125,6 +126,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		return fail(err)
 	}
 	g.proxy = h
+	s.endUsers(endedUsers) // last: a config that fails to build ends nobody
 	return g, nil
 }
 

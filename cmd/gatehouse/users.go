@@ -23,28 +23,29 @@ type localUsers interface {
 // of the users a reload removed or gave a new password.
 const endUsersTimeout = 30 * time.Second
 
-// localUsers loads the users files of cfg and watches them until ctx ends.
-// Each reload of the files, and a config reload that changes what they
-// hold, ends the sessions and refresh families of the users who are gone
-// or whose password hash changed (endUsers).
-func (s *server) localUsers(ctx context.Context, cfg *config.Config) (localUsers, error) {
+// localUsers loads the users files of cfg and watches them until ctx ends;
+// each reload of the files ends the sessions and refresh families of the
+// users who are gone or whose password hash changed (endUsers). It also
+// returns the users that this config ends compared with the generation
+// serving now (a config reload that points users.file elsewhere, or drops
+// it): the caller passes them to endUsers once the generation is sure to
+// be swapped in.
+func (s *server) localUsers(ctx context.Context, cfg *config.Config) (localUsers, []string, error) {
 	var prev *users.Directory
 	if old := s.current.Load(); old != nil {
 		prev = directoryOf(old.users)
 	}
 	if cfg.Users.File == "" && cfg.Users.HtpasswdFile == "" {
 		empty := &users.Directory{}
-		s.endUsers(users.Ended(prev, empty))
-		return empty, nil
+		return empty, users.Ended(prev, empty), nil
 	}
 	w, err := users.NewWatcher(cfg.Users.File, cfg.Users.HtpasswdFile, s.log)
 	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
+		return nil, nil, fmt.Errorf("users: %w", err)
 	}
 	w.OnReload = func(old, cur *users.Directory) { s.endUsers(users.Ended(old, cur)) }
-	s.endUsers(users.Ended(prev, w.Directory()))
 	go func() { _ = w.Run(ctx) }()
-	return w, nil
+	return w, users.Ended(prev, w.Directory()), nil
 }
 
 func directoryOf(u localUsers) *users.Directory {

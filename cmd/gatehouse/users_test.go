@@ -19,7 +19,7 @@ import (
 // TestConfigReloadEndsUsersOfTheOldFiles: a config reload that points
 // users.file elsewhere (or drops it) is a change of the users files like
 // any other: the users it removes are revoked in the store and their
-// sessions deleted.
+// sessions deleted (build calls endUsers once nothing can fail any more).
 func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 	dir := t.TempDir()
 	alice, bob := newTruthUser(t, "alice", "[staff]"), newTruthUser(t, "bob", "[staff]")
@@ -38,9 +38,9 @@ func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 		c.Users.File = file
 		return &c
 	}
-	first, err := s.localUsers(ctx, cfg(filepath.Join(dir, "old.yaml")))
-	if err != nil {
-		t.Fatal(err)
+	first, ended, err := s.localUsers(ctx, cfg(filepath.Join(dir, "old.yaml")))
+	if err != nil || len(ended) != 0 {
+		t.Fatalf("first load: %v, ended %v; want none", err, ended)
 	}
 	s.current.Store(&generation{users: first})
 	for _, u := range []string{"alice", "bob"} {
@@ -51,9 +51,11 @@ func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 		}
 	}
 
-	if _, err := s.localUsers(ctx, cfg(filepath.Join(dir, "new.yaml"))); err != nil {
-		t.Fatal(err)
+	_, ended, err = s.localUsers(ctx, cfg(filepath.Join(dir, "new.yaml")))
+	if err != nil || len(ended) != 1 || ended[0] != "bob" {
+		t.Fatalf("second load: %v, ended %v; want [bob]", err, ended)
 	}
+	s.endUsers(ended)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		at, _ := st.SubjectRevokedAt(ctx, "bob")
