@@ -31,6 +31,11 @@ type SessionRecord struct {
 	LastSeen  time.Time `json:"last_seen"`
 	IP        string    `json:"ip,omitempty"`
 	UserAgent string    `json:"user_agent,omitempty"`
+	// Credential is the fingerprint of the local password hash the session
+	// was signed in with (users.Fingerprint). Set only by the password
+	// login: a session carrying it is checked against the current users
+	// files on every request; one without it (another sign-in method) is not.
+	Credential string `json:"cred,omitempty"`
 }
 
 // SessionStore keeps server-side sessions under the hash of their ID.
@@ -61,6 +66,10 @@ type RefreshRecord struct {
 	AuthTime time.Time `json:"auth_time"` // when the family began (the password grant)
 	Created  time.Time `json:"created"`   // when this token was issued
 	Expires  time.Time `json:"expires"`
+	// Credential is the fingerprint of the password hash the family's
+	// password grant was checked against (users.Fingerprint); a refresh
+	// after the hash changed is refused.
+	Credential string `json:"cred,omitempty"`
 }
 
 // TokenRef names an access token issued with a refresh token, so that

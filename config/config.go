@@ -110,6 +110,10 @@ type Issue struct {
 	PreviousKeyFiles []string      `koanf:"previous_key_files"`
 	AccessTTL        time.Duration `koanf:"access_ttl"`
 	RefreshTTL       time.Duration `koanf:"refresh_ttl"`
+
+	// RefreshMaxLifetime: a refresh family older than this (since its
+	// password grant) cannot refresh; ≥ RefreshTTL.
+	RefreshMaxLifetime time.Duration `koanf:"refresh_max_lifetime"`
 }
 
 // Headers names the identity headers sent upstream.
@@ -187,6 +191,8 @@ func Default() Config {
 				Audience:   "gatehouse",
 				AccessTTL:  5 * time.Minute,
 				RefreshTTL: 720 * time.Hour,
+
+				RefreshMaxLifetime: 2160 * time.Hour,
 			},
 		},
 		IdentityHeaders: Headers{

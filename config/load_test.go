@@ -89,6 +89,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		{"GATEHOUSE_SERVER__IDLE_TIMEOUT=90s", func(c *Config) any { return c.Server.IdleTimeout }, 90 * time.Second},
 		{"GATEHOUSE_LISTEN=:9999", func(c *Config) any { return c.Listen }, ":9999"},
 		{"GATEHOUSE_JWT__ISSUE__ACCESS_TTL=10m", func(c *Config) any { return c.JWT.Issue.AccessTTL }, 10 * time.Minute},
+		{"GATEHOUSE_JWT__ISSUE__REFRESH_MAX_LIFETIME=1000h", func(c *Config) any { return c.JWT.Issue.RefreshMaxLifetime }, 1000 * time.Hour},
 		{"GATEHOUSE_IDENTITY_HEADERS__EXTRA__X-AUTH-TENANT=tenant", func(c *Config) any { return c.IdentityHeaders.Extra }, map[string]string{"x-auth-tenant": "tenant"}},
 		{"GATEHOUSE_CONFIG=other.yaml", func(c *Config) any { return c.Listen }, ":8080"},
 		{"gatehouse_listen=:1", func(c *Config) any { return c.Listen }, ":8080"},

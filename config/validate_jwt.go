@@ -128,6 +128,7 @@ func isLoopback(host string) bool {
 func validateIssue(p *problems, is Issue) {
 	positive(p, "jwt.issue.access_ttl", is.AccessTTL)
 	positive(p, "jwt.issue.refresh_ttl", is.RefreshTTL)
+	validateRefreshMaxLifetime(p, is)
 	if is.SigningKeyFile == "" {
 		if len(is.PreviousKeyFiles) > 0 {
 			p.add("jwt.issue.previous_key_files", "set without jwt.issue.signing_key_file; set the current key too")
@@ -144,5 +145,17 @@ func validateIssue(p *problems, is Issue) {
 		if f == "" {
 			p.add(index("jwt.issue.previous_key_files", k), "empty file name")
 		}
+	}
+}
+
+// validateRefreshMaxLifetime wants jwt.issue.refresh_max_lifetime positive
+// and at least refresh_ttl: a refresh token never outlives its family's
+// maximum lifetime, so a longer refresh_ttl would be silently cut.
+func validateRefreshMaxLifetime(p *problems, is Issue) {
+	const key = "jwt.issue.refresh_max_lifetime"
+	positive(p, key, is.RefreshMaxLifetime)
+	if is.RefreshMaxLifetime > 0 && is.RefreshTTL > is.RefreshMaxLifetime {
+		p.add(key, "%v is shorter than jwt.issue.refresh_ttl (%v); make it at least refresh_ttl, or shorten refresh_ttl",
+			is.RefreshMaxLifetime, is.RefreshTTL)
 	}
 }

@@ -73,6 +73,10 @@ func TestValidateJWT(t *testing.T) {
 				`jwt.issue.access_ttl: 0s is not positive; write e.g. "30s", "5m"`,
 				`jwt.issue.refresh_ttl: -1h0m0s is not positive; write e.g. "30s", "5m"`,
 			}},
+		{"refresh max lifetime not positive", func(c *Config) { c.JWT.Issue.RefreshMaxLifetime = 0 },
+			[]string{`jwt.issue.refresh_max_lifetime: 0s is not positive; write e.g. "30s", "5m"`}},
+		{"refresh max lifetime under refresh ttl", func(c *Config) { c.JWT.Issue.RefreshMaxLifetime = time.Hour },
+			[]string{`jwt.issue.refresh_max_lifetime: 1h0m0s is shorter than jwt.issue.refresh_ttl (720h0m0s); make it at least refresh_ttl, or shorten refresh_ttl`}},
 		{"issue without issuer", func(c *Config) { c.JWT.Issue.Issuer = ""; c.JWT.Issue.Audience = "" },
 			[]string{
 				`jwt.issue.issuer: empty; write the iss for tokens Gatehouse signs, e.g. "http://localhost:8080"`,

@@ -11,7 +11,14 @@
 // already consults. No new claim or key is needed to check a family.
 //
 // A refresh token of a subject revoked (revoked:sub) at or after the
-// family's password grant is refused. Refresh tokens are not JWTs and
+// family's password grant is refused, and so is one of a family older than
+// MaxLifetime (jwt.issue.refresh_max_lifetime): no refresh token outlives
+// its family's maximum lifetime. The users files are the truth: with
+// Options.Users, each refresh looks the user up in the current users
+// directory; a user who is gone, or whose password hash differs from the
+// one the family's grant was checked against (a fingerprint kept in the
+// family's records), is refused and the family revoked; otherwise the new
+// tokens carry the directory's email and groups. Refresh tokens are not JWTs and
 // access tokens are not 43-character opaque strings, so neither is ever
 // accepted as the other.
 package refresh

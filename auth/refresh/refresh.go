@@ -16,12 +16,16 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
+	"github.com/gatehouse-proxy/gatehouse/auth/users"
 )
 
 // Defaults for the zero values of Options.
 const (
 	DefaultAccessTTL  = 5 * time.Minute
 	DefaultRefreshTTL = 720 * time.Hour
+	// DefaultMaxLifetime is how long a family may go on refreshing after
+	// its password grant (jwt.issue.refresh_max_lifetime).
+	DefaultMaxLifetime = 2160 * time.Hour
 )
 
 // tokenLen is the length of a refresh token: 32 bytes in unpadded base64url.
@@ -45,6 +49,17 @@ type Options struct {
 	AccessTTL time.Duration
 	// RefreshTTL is each refresh token's lifetime; 0: DefaultRefreshTTL.
 	RefreshTTL time.Duration
+	// MaxLifetime is how long after its password grant (AuthTime) a family
+	// may refresh; no refresh token of it outlives that. 0:
+	// DefaultMaxLifetime.
+	MaxLifetime time.Duration
+	// Users is the current users directory (users.Watcher). When set, a
+	// refresh looks the family's user up in it: a user who is gone, or
+	// whose password hash changed since the password grant, gets
+	// invalid_grant and the family is revoked; otherwise the new tokens
+	// carry the directory's email and groups. If nil, the family's own are
+	// used and nothing is checked.
+	Users Directory
 	// OnFamilyRevoked is called once per family revoked (reuse or
 	// revocation), for gatehouse_revocations_total{kind="family"}. It must
 	// be safe for concurrent use. Nil: ignored.
@@ -52,6 +67,17 @@ type Options struct {
 	Now             func() time.Time // nil: time.Now
 	Logger          *slog.Logger     // nil: discard; never receives a token
 }
+
+// Directory looks local users up as the users files have them now (see
+// users.Directory.Lookup, which users.Watcher implements). It must be safe
+// for concurrent use.
+type Directory interface {
+	Lookup(name string) (u users.User, fingerprint string, ok bool)
+}
+
+// goneCredential is recorded for a user who left the directory between
+// the password check and Issue: no fingerprint equals it.
+const goneCredential = "-"
 
 // User is who a password grant was made for.
 type User struct {
@@ -84,6 +110,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.RefreshTTL <= 0 {
 		o.RefreshTTL = DefaultRefreshTTL
+	}
+	if o.MaxLifetime <= 0 {
+		o.MaxLifetime = DefaultMaxLifetime
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -132,11 +161,19 @@ func (s *Service) Issue(ctx context.Context, u User) (Grant, error) {
 	rec := auth.RefreshRecord{
 		Family: randomString(16), User: u.Name, Email: u.Email, Groups: u.Groups, AuthTime: now,
 	}
+	if s.o.Users != nil {
+		rec.Credential = goneCredential
+		if _, fp, ok := s.o.Users.Lookup(u.Name); ok {
+			rec.Credential = fp
+		}
+	}
 	return s.issue(ctx, rec, now)
 }
 
 // Refresh spends token and returns the next pair of its family. Errors:
-// auth.ErrInvalid (unknown, expired, malformed, or of a revoked subject),
+// auth.ErrInvalid (unknown, expired, malformed, of a revoked subject, of a
+// family older than MaxLifetime, or of a user removed from the users files
+// or given a new password hash since the grant: that family is revoked),
 // auth.ErrRevoked (reuse: the family is now revoked), auth.ErrUnavailable.
 func (s *Service) Refresh(ctx context.Context, token string) (Grant, error) {
 	if !wellFormed(token) {
@@ -162,7 +199,38 @@ func (s *Service) Refresh(ctx context.Context, token string) (Grant, error) {
 	if !at.IsZero() && rec.AuthTime.Unix() <= at.Unix() {
 		return Grant{}, &auth.Error{Kind: auth.ErrInvalid, Description: "refresh token is revoked"}
 	}
-	return s.issue(ctx, rec, s.o.Now())
+	now := s.o.Now()
+	if now.Add(minRemaining).After(rec.AuthTime.Add(s.o.MaxLifetime)) {
+		return Grant{}, &auth.Error{Kind: auth.ErrInvalid, Description: "refresh grant reached its maximum lifetime; sign in again"}
+	}
+	if err := s.current(ctx, &rec); err != nil {
+		return Grant{}, err
+	}
+	return s.issue(ctx, rec, now)
+}
+
+// minRemaining is the least lifetime a family must have left to refresh,
+// so that the last token it gets can still be stored and used.
+const minRemaining = 100 * time.Millisecond
+
+// current checks the family's user against the users directory as it is
+// now and takes their email and groups from it. A user who is gone, or
+// whose password hash is not the one of the grant, revokes the family.
+func (s *Service) current(ctx context.Context, rec *auth.RefreshRecord) error {
+	if s.o.Users == nil {
+		return nil
+	}
+	u, fp, ok := s.o.Users.Lookup(rec.User)
+	if ok && (rec.Credential == "" || fp == rec.Credential) {
+		rec.Email, rec.Groups = u.Email, u.Groups
+		return nil
+	}
+	s.o.Logger.WarnContext(ctx, "refresh refused: user removed or password changed; revoking its family",
+		"event", "revocation", "kind", "family", "user", rec.User)
+	if err := s.revokeFamily(ctx, rec.Family); err != nil {
+		return err
+	}
+	return &auth.Error{Kind: auth.ErrInvalid, Description: "refresh token is revoked: the user was removed or the password changed; sign in again"}
 }
 
 // issue mints an access token and a refresh token for rec's family.
@@ -182,6 +250,9 @@ func (s *Service) issue(ctx context.Context, rec auth.RefreshRecord, now time.Ti
 	}
 	token := randomString(32)
 	rec.Key, rec.Created, rec.Expires = Key(token), now, now.Add(s.o.RefreshTTL)
+	if end := rec.AuthTime.Add(s.o.MaxLifetime); end.Before(rec.Expires) {
+		rec.Expires = end // no token of the family outlives its maximum lifetime
+	}
 	err = s.o.Store.CreateRefresh(ctx, rec, auth.TokenRef{JTI: jti, Expires: exp})
 	switch {
 	case errors.Is(err, auth.ErrRevoked):

@@ -42,15 +42,26 @@ func newSigner(t testing.TB) *jwtauth.Signer {
 
 func newFixture(t testing.TB, now func() time.Time) *fixture {
 	t.Helper()
+	return newFixtureWith(t, now, nil)
+}
+
+// newFixtureWith is newFixture with the Service's options changed by set
+// (if not nil).
+func newFixtureWith(t testing.TB, now func() time.Time, set func(*Options)) *fixture {
+	t.Helper()
 	signer := newSigner(t)
 	f := &fixture{store: memstore.New(now), families: &atomic.Int64{}}
 	t.Cleanup(func() { _ = f.store.Close() })
-	var err error
-	f.svc, err = New(Options{
+	o := Options{
 		Store: f.store, Signer: signer, Issuer: "https://gh.example", Audience: "gatehouse",
 		AccessTTL: time.Minute, RefreshTTL: time.Hour, Now: now,
 		OnFamilyRevoked: func() { f.families.Add(1) },
-	})
+	}
+	if set != nil {
+		set(&o)
+	}
+	var err error
+	f.svc, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

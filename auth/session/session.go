@@ -33,6 +33,15 @@ type Options struct {
 	// before revoked:sub:<user> (UNIX seconds) is invalid. If nil, subject
 	// revocation is not checked.
 	Revocations auth.RevocationStore
+	// Users is the current users directory (users.Watcher). When set, a
+	// session signed in by password (its record carries a Credential) is
+	// checked against it on every request: a user who is gone, or whose
+	// password hash changed since sign-in, is refused (auth.ErrRevoked);
+	// otherwise the identity's email and groups are the directory's, not those
+	// recorded at sign-in. Sessions without a Credential (other sign-in
+	// methods) are not checked. If nil, nothing is checked and Login
+	// records no Credential.
+	Users Directory
 	// CookieName is the session cookie's name; "" means DefaultCookieName.
 	CookieName string
 	// Secure sets the cookie's Secure attribute.
@@ -54,6 +63,14 @@ type Options struct {
 	ClientIP func(r *http.Request) netip.Addr
 	// Logger receives the causes of store failures; nil discards them.
 	Logger *slog.Logger
+}
+
+// Directory looks local users up as the users files have them now; see
+// users.Directory.Lookup, which users.Watcher and *users.Directory
+// implement. It must be safe for concurrent use and cheap (a map read):
+// it is asked on every request.
+type Directory interface {
+	Lookup(name string) (u users.User, fingerprint string, ok bool)
 }
 
 // Manager authenticates requests by their session cookie and starts and
@@ -126,8 +143,9 @@ func (m *Manager) key(r *http.Request) (string, error) {
 // when Revocations is set). It fails with auth.ErrNoCredentials without a
 // cookie, auth.ErrInvalid for an ambiguous, malformed, unknown or timed-out
 // session (no store call for a malformed one), auth.ErrRevoked when the
-// user was revoked after login, and auth.ErrUnavailable when the store
-// cannot answer.
+// user was revoked after login or, for a password login, removed from the
+// users files or given a new password hash (see Options.Users), and
+// auth.ErrUnavailable when the store cannot answer.
 func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 	key, err := m.key(r)
 	if err != nil {
@@ -158,11 +176,34 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 			return nil, &auth.Error{Kind: auth.ErrRevoked, Description: "session revoked"}
 		}
 	}
+	if err := m.current(&rec); err != nil {
+		return nil, err
+	}
 	expires := now.Add(m.o.Idle)
 	if end.Before(expires) {
 		expires = end
 	}
 	return identity(rec, expires), nil
+}
+
+// current checks a password-login session against the users directory as
+// it is now and takes the user's email and groups from it. A user who is
+// gone, or whose password hash is no longer the one signed in with, is
+// refused (auth.ErrRevoked). The session is not deleted here: a replica
+// whose users files are older than the session's (a user just added, a
+// password just changed, while this replica has not reloaded yet) must not
+// destroy it. The reload that removed the user or changed the password
+// deletes the user's sessions on every replica (DeleteUserSessions).
+func (m *Manager) current(rec *auth.SessionRecord) error {
+	if m.o.Users == nil || rec.Credential == "" {
+		return nil
+	}
+	u, fp, ok := m.o.Users.Lookup(rec.User)
+	if !ok || fp != rec.Credential {
+		return &auth.Error{Kind: auth.ErrRevoked, Description: "session ended: the user was removed or the password changed"}
+	}
+	rec.Email, rec.Groups = u.Email, u.Groups
+	return nil
 }
 
 func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
@@ -182,10 +223,18 @@ func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
 	}
 }
 
-// Login starts a new session for u and sets its cookie on w. The session
-// ID is always new (256 bits from crypto/rand): a session cookie the
-// request carried is never reused, and the session it names, if any, is
-// deleted. A store failure is auth.ErrUnavailable and sets no cookie.
+// goneCredential is recorded for a user who left the directory between
+// the password check and the session's creation: no fingerprint equals it.
+const goneCredential = "-"
+
+// Login starts a new session for u, just authenticated by password against
+// the users files, and sets its cookie on w. With Options.Users set, the
+// session records the fingerprint of u's password hash (auth.SessionRecord
+// Credential) and is checked against the users files on every request. A
+// sign-in method of another kind must not use Login, or its sessions would
+// be refused as users missing from the users files. The session ID is
+// always new (256 bits from crypto/rand): a session cookie the request
+// carried is never reused, and the session it names, if any, is deleted. A store failure is auth.ErrUnavailable and sets no cookie.
 func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, u users.User) error {
 	if old, err := m.key(r); err == nil {
 		if _, err := m.o.Store.DeleteSession(ctx, old); err != nil {
@@ -205,6 +254,15 @@ func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	if ip := m.o.ClientIP(r); ip.IsValid() {
 		rec.IP = ip.String()
+	}
+	if m.o.Users != nil {
+		// The hash u was just checked against, unless a reload swapped it
+		// in the meantime: then the reload ends this session too. A user
+		// already gone gets a Credential that never matches.
+		rec.Credential = goneCredential
+		if _, fp, ok := m.o.Users.Lookup(u.Username); ok {
+			rec.Credential = fp
+		}
 	}
 	if err := m.o.Store.CreateSession(ctx, rec, m.o.Idle); err != nil {
 		return unavailable("session store unavailable", err)

@@ -32,6 +32,7 @@ type User struct {
 type entry struct {
 	user User
 	hash []byte
+	fp   string // Fingerprint(hash), see lookup.go
 }
 
 // Directory is an immutable set of users loaded from the users file and the
@@ -132,7 +133,7 @@ func (d *Directory) add(u User, hash []byte) error {
 	if _, dup := d.users[u.Username]; dup {
 		return fmt.Errorf("duplicate username %q", u.Username)
 	}
-	d.users[u.Username] = entry{user: u, hash: hash}
+	d.users[u.Username] = entry{user: u, hash: hash, fp: Fingerprint(hash)}
 	return nil
 }
 

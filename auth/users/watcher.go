@@ -11,20 +11,37 @@ import (
 	"time"
 )
 
-// PollInterval is how often a Watcher looks at its files.
-const PollInterval = time.Second
+// PollInterval is how often a Watcher looks at its files' metadata (size,
+// modification time, identity through symlinks): a file replaced (renamed
+// over, a ConfigMap's symlink swap) is reloaded within one poll, one edited
+// in place within two.
+const PollInterval = 200 * time.Millisecond
+
+// FullCheckInterval is how often a Watcher also hashes the files' contents,
+// to catch an edit that kept the size and the modification time.
+const FullCheckInterval = 2 * time.Second
 
 // Watcher holds the current Directory and replaces it when the users file
 // or the htpasswd file changes on disk. A file that fails to load is logged
-// and the previous Directory keeps serving. It polls the files' contents,
-// so it also sees Kubernetes ConfigMap updates (symlink swaps). Safe for
-// concurrent use; the zero Watcher is not usable, use NewWatcher.
+// and the previous Directory keeps serving. It polls the files through
+// their paths (symlinks followed), so it also sees editors that replace a
+// file and Kubernetes ConfigMap updates (symlink swaps), within one
+// PollInterval (two for a file edited in place). Safe for concurrent use; the zero Watcher is not usable,
+// use NewWatcher.
 type Watcher struct {
+	// OnReload, if not nil, is called after each reload that swapped in a
+	// new Directory, with the previous and the new one, from the goroutine
+	// running Run (so one call at a time). Set it before Run.
+	OnReload func(old, cur *Directory)
+
 	usersFile, htpasswdFile string
 	logger                  *slog.Logger
 	interval                time.Duration
 	dir                     atomic.Pointer[Directory]
-	sum                     []byte // digest of the files last loaded; owned by Run
+	sum                     []byte        // digest of the files last loaded; owned by Run
+	stats                   []os.FileInfo // the files' metadata at the last look; owned by Run
+	lastFull                time.Time     // when the contents were last hashed; owned by Run
+	pending                 bool          // metadata changed since the last load; owned by Run
 }
 
 // NewWatcher loads both files (see Load) and returns a Watcher serving
@@ -34,7 +51,9 @@ func NewWatcher(usersFile, htpasswdFile string, logger *slog.Logger) (*Watcher, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{usersFile: usersFile, htpasswdFile: htpasswdFile, logger: logger, interval: PollInterval}
+	w.stats = w.stat()
 	w.sum = w.digest()
+	w.lastFull = time.Now()
 	d, err := Load(usersFile, htpasswdFile)
 	if err != nil {
 		return nil, err
@@ -58,23 +77,88 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
+// check reloads the files when their metadata has changed: at once when a
+// file was replaced (renamed over, or a symlink swapped: the new file is
+// complete), after one more quiet poll when it was edited in place (so
+// that a file being written is not read half-way); and when a full check
+// every FullCheckInterval finds their contents changed. A load that saw
+// the files change under it is not used; the next poll tries again.
 func (w *Watcher) check() {
+	stats := w.stat()
+	if !sameStats(stats, w.stats) {
+		replaced := !sameFiles(stats, w.stats)
+		w.stats, w.pending = stats, true
+		if !replaced {
+			return
+		}
+	}
+	if !w.pending && time.Since(w.lastFull) < FullCheckInterval {
+		return
+	}
+	w.pending, w.lastFull = false, time.Now()
 	sum := w.digest()
 	if bytes.Equal(sum, w.sum) {
 		return
 	}
 	d, err := Load(w.usersFile, w.htpasswdFile)
-	// A file that changed while being loaded is loaded again next time.
-	w.sum = sum
-	if !bytes.Equal(w.digest(), sum) {
-		w.sum = nil
+	if !bytes.Equal(w.digest(), sum) || !sameStats(w.stat(), stats) {
+		w.pending = true // changed while being loaded: look again next time
+		return
 	}
+	w.sum = sum
 	if err != nil {
 		w.logger.Error("users reload failed; keeping the previous users", "error", err)
 		return
 	}
-	w.dir.Store(d)
+	old := w.dir.Swap(d)
 	w.logger.Info("users reloaded", "users", d.Len())
+	if w.OnReload != nil {
+		w.OnReload(old, d)
+	}
+}
+
+// stat returns the metadata of both files, following symlinks; nil for a
+// file that is not configured or cannot be read.
+func (w *Watcher) stat() []os.FileInfo {
+	out := make([]os.FileInfo, 2)
+	for i, name := range []string{w.usersFile, w.htpasswdFile} {
+		if name != "" {
+			out[i], _ = os.Stat(name)
+		}
+	}
+	return out
+}
+
+// sameStats reports whether a and b describe the same files with the same
+// size and modification time.
+func sameStats(a, b []os.FileInfo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		switch {
+		case a[i] == nil && b[i] == nil:
+		case a[i] == nil || b[i] == nil:
+			return false
+		case !os.SameFile(a[i], b[i]) || a[i].Size() != b[i].Size() || !a[i].ModTime().Equal(b[i].ModTime()):
+			return false
+		}
+	}
+	return true
+}
+
+// sameFiles reports whether a and b name the same files (or the same
+// absences), whatever their content.
+func sameFiles(a, b []os.FileInfo) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || (a[i] != nil && !os.SameFile(a[i], b[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // digest hashes both files' contents; an unreadable file hashes as a

@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/redisstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
-	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
@@ -33,6 +32,7 @@ type generation struct {
 	signer   *jwtauth.Signer   // nil without jwt.issue.signing_key_file
 	sessions *session.Manager
 	pages    *pages.Set         // login, logout and error pages
+	users    localUsers         // the users files as they are now; empty without them
 	cancel   context.CancelFunc // stops the generation's background work
 }
 
@@ -87,8 +87,13 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
+	var endedUsers []string
+	if g.users, endedUsers, err = s.localUsers(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	g.sessions = session.New(session.Options{
-		Store: s.store, Revocations: s.store, CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
+		Store: s.store, Revocations: s.store, Users: g.users,
+		CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
 		SameSite: sameSite(cfg.Session.SameSite), Domain: cfg.Session.Domain,
 		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
 		ClientIP: httpx.ClientIP, Logger: s.log,
@@ -123,6 +128,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		return fail(err)
 	}
 	g.proxy = httpx.WithErrorPages(h, g.pages.WriteError) // browser navigations get HTML error pages
+	s.endUsers(endedUsers)                                // last: a config that fails to build ends nobody
 	return g, nil
 }
 
@@ -148,15 +154,7 @@ func (s *server) upstreamTransport(timeout time.Duration) *http.Transport {
 // Without users files nobody can log in, but userinfo still answers Bearer
 // callers.
 func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
-	var who login.Authenticator = &users.Directory{}
-	if cfg.Users.File != "" || cfg.Users.HtpasswdFile != "" {
-		w, err := users.NewWatcher(cfg.Users.File, cfg.Users.HtpasswdFile, s.log)
-		if err != nil {
-			return nil, fmt.Errorf("users: %w", err)
-		}
-		go func() { _ = w.Run(ctx) }()
-		who = w
-	}
+	var who login.Authenticator = g.users
 	limiter, err := s.loginLimiter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)

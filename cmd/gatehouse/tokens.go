@@ -24,6 +24,7 @@ func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generati
 	svc, err := refresh.New(refresh.Options{
 		Store: s.store, Signer: g.signer, Issuer: is.Issuer, Audience: is.Audience,
 		AccessTTL: is.AccessTTL, RefreshTTL: is.RefreshTTL,
+		MaxLifetime: is.RefreshMaxLifetime, Users: g.users,
 		OnFamilyRevoked: func() { s.m.Revocations.WithLabelValues("family").Inc() },
 		Logger:          s.log,
 	})
