@@ -141,6 +141,9 @@ func openRoute(cfg *config.Config, path string) bool {
 // never the app's ports.
 func checkNetworkPolicy(t *testing.T, o *objects, g *gatehousePod, app *corev1.Container) {
 	t.Helper()
+	if app == nil {
+		app = &corev1.Container{}
+	}
 	podLabels := labels.Set(g.dep.Spec.Template.Labels)
 	var np *networkingv1.NetworkPolicy
 	for name, p := range o.networkPolicies {
