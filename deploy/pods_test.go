@@ -443,6 +443,9 @@ func checkServices(t *testing.T, o *objects, g *gatehousePod) {
 						found = true
 					}
 				}
+				if job := s.Labels[sm.Spec.JobLabel]; sm.Spec.JobLabel == "" || job != scrapeJob {
+					t.Errorf("ServiceMonitor %s: jobLabel %q gives Service %s the job %q, want %q (the alerts' up{job=...})", name, sm.Spec.JobLabel, s.Name, job, scrapeJob)
+				}
 			}
 			if !found {
 				t.Errorf("ServiceMonitor %s: port %q is no Service port leading to the admin port", name, ep.Port)
