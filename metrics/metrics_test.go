@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// TestStateGauges checks the gauges of PRODUCT §6 that report state: absent
+// TestStateGauges checks the gauges that report state (README, "Metrics"): absent
 // until their source is set, then read at each scrape.
 func TestStateGauges(t *testing.T) {
 	reg := prometheus.NewRegistry()

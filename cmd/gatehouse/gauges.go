@@ -10,7 +10,7 @@ import (
 // subscriptionReporter is a store with a revocation subscription (Redis).
 type subscriptionReporter interface{ SubscriptionUp() bool }
 
-// wireGauges points the state gauges of PRODUCT.md §6 at the server's live
+// wireGauges points the state gauges (README, "Metrics") at the server's live
 // state, and records the initial config load. Called once at start, after
 // the store exists and the first config loaded.
 func (s *server) wireGauges() {
