@@ -156,13 +156,14 @@ func serviceLinks(o *objects, pod *corev1.PodSpec) []string {
 	return env
 }
 
-// runCheck writes the files the gatehouse container sees under a temporary
-// root, with the config's /etc/gatehouse paths pointed there, and runs
-// `gatehouse check` with the container's literal environment plus the
-// service links Kubernetes would add. fill replaces the placeholders first.
-func runCheck(t *testing.T, o *objects, g *gatehousePod, fill bool) (string, error) {
+// writeRoot writes the files the gatehouse container sees under a temporary
+// root, with the config's /etc/gatehouse paths pointed there, and returns
+// the root and the environment Kubernetes would give the container: its
+// literal env (GATEHOUSE_CONFIG aside) and the service links. fill replaces
+// the placeholders first.
+func writeRoot(t *testing.T, o *objects, g *gatehousePod, fill bool) (root string, env []string) {
 	t.Helper()
-	root := t.TempDir()
+	root = t.TempDir()
 	for p, content := range g.files {
 		if p == configFile {
 			content = bytes.ReplaceAll(content, []byte(configDir+"/"), []byte(root+configDir+"/"))
@@ -184,14 +185,21 @@ func runCheck(t *testing.T, o *objects, g *gatehousePod, fill bool) (string, err
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(gatehouseBinary(t), "check", "-config", filepath.Join(root, configFile))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root}
+	env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root}
 	for _, e := range g.container.Env {
 		if e.ValueFrom == nil && e.Name != "GATEHOUSE_CONFIG" {
-			cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+			env = append(env, e.Name+"="+e.Value)
 		}
 	}
-	cmd.Env = append(cmd.Env, serviceLinks(o, &g.dep.Spec.Template.Spec)...)
+	return root, append(env, serviceLinks(o, &g.dep.Spec.Template.Spec)...)
+}
+
+// runCheck runs `gatehouse check` on what writeRoot wrote.
+func runCheck(t *testing.T, o *objects, g *gatehousePod, fill bool) (string, error) {
+	t.Helper()
+	root, env := writeRoot(t, o, g, fill)
+	cmd := exec.Command(gatehouseBinary(t), "check", "-config", filepath.Join(root, configFile))
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -1,12 +1,18 @@
 package deploy
 
 import (
+	"bytes"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/config"
 	appsv1 "k8s.io/api/apps/v1"
@@ -218,4 +224,98 @@ func onlyNamespace(peers []networkingv1.NetworkPolicyPeer, ns string) bool {
 	return p.IPBlock == nil && p.PodSelector == nil && p.NamespaceSelector != nil &&
 		len(p.NamespaceSelector.MatchExpressions) == 0 &&
 		reflect.DeepEqual(p.NamespaceSelector.MatchLabels, map[string]string{"kubernetes.io/metadata.name": ns})
+}
+
+// TestSidecarComponentServes runs `gatehouse serve` on what the Component
+// mounts, with the placeholders filled and Kubernetes' service links in the
+// environment, the listeners moved to free loopback ports and the upstream
+// to a stand-in app: it becomes ready, serves the open health route from the
+// app, and asks for credentials on the others.
+func TestSidecarComponentServes(t *testing.T) {
+	o := render(t, sidecarTestdata)
+	g := findGatehouse(t, o)
+	g.files = mountedFiles(t, o, &g.dep.Spec.Template.Spec, g.container)
+	root, env := writeRoot(t, o, g, true)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-App", "webshop")
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(app.Close)
+	listen, admin := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(gatehouseBinary(t), "serve", "-config", filepath.Join(root, configFile))
+	cmd.Env = append(env, "GATEHOUSE_LISTEN="+listen, "GATEHOUSE_ADMIN__LISTEN="+admin, "GATEHOUSE_UPSTREAM="+app.URL)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("gatehouse output:\n%s", out.String())
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get("http://" + admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("gatehouse serve exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		path   string
+		accept string
+		want   int
+		app    bool
+	}{
+		{"/healthz", "", http.StatusOK, true},
+		{"/api/orders", "", http.StatusUnauthorized, false},
+		{"/cart", "text/html", http.StatusFound, false},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+listen+tt.path, nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept", tt.accept)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tt.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || (resp.Header.Get("X-App") == "webshop") != tt.app {
+			t.Errorf("GET %s: %d from the app %v, want %d from the app %v", tt.path, resp.StatusCode, resp.Header.Get("X-App") != "", tt.want, tt.app)
+		}
+	}
+}
+
+// freeAddr returns a free 127.0.0.1 address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
