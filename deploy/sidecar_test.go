@@ -109,15 +109,16 @@ func TestSidecarComponent(t *testing.T) {
 
 	// The app's own probes still reach it, or go through a `none` route.
 	for _, p := range []*corev1.Probe{app.LivenessProbe, app.ReadinessProbe, app.StartupProbe} {
-		if p == nil || p.HTTPGet == nil {
-			continue
-		}
-		if containerPort(app, p.HTTPGet.Port) != 0 {
-			continue
-		}
-		if containerPort(g.container, p.HTTPGet.Port) != listenPort(g.cfg.Listen) || !openRoute(g.cfg, p.HTTPGet.Path) {
+		if p != nil && p.HTTPGet != nil && !probeReaches(g, app, p.HTTPGet) {
 			t.Errorf("app probe on %s %s reaches neither the app nor an auth: none route", p.HTTPGet.Port.String(), p.HTTPGet.Path)
 		}
+	}
+	// The probe deploy/README.md documents for an app bound to 127.0.0.1
+	// goes through the Component's open health route; one on a session
+	// route would be refused.
+	if !probeReaches(g, &corev1.Container{}, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(sidecarHTTPPort)}) ||
+		probeReaches(g, &corev1.Container{}, &corev1.HTTPGetAction{Path: "/cart", Port: intstr.FromString(sidecarHTTPPort)}) {
+		t.Error("the documented probe through Gatehouse (/healthz on port gatehouse) does not reach an auth: none route, or /cart does")
 	}
 
 	// The app's Service now leads to Gatehouse.
@@ -129,6 +130,15 @@ func TestSidecarComponent(t *testing.T) {
 		t.Errorf("Service %s targets %q, want Gatehouse's port", svc.Name, got.String())
 	}
 	checkNetworkPolicy(t, o, g, app)
+}
+
+// probeReaches reports whether an httpGet probe reaches the app: on one of
+// its ports, or on Gatehouse's proxy port at a path whose route is open.
+func probeReaches(g *gatehousePod, app *corev1.Container, h *corev1.HTTPGetAction) bool {
+	if containerPort(app, h.Port) != 0 {
+		return true
+	}
+	return containerPort(g.container, h.Port) == listenPort(g.cfg.Listen) && openRoute(g.cfg, h.Path)
 }
 
 // openRoute reports whether the first route matching path is auth: none.
