@@ -21,8 +21,9 @@ func (e envProvider) ReadBytes() ([]byte, error) {
 // Values stay strings; the decoder converts them (and splits lists at
 // commas). Variables that name no key, or a key that cannot be set from
 // the environment (lists of objects: routes, jwt.issuers), are problems and
-// are left out of the map.
-func parseEnv(environ []string) (envProvider, problems) {
+// are left out of the map, except Kubernetes service links (see
+// isServiceLink), which are left out and named in ignored.
+func parseEnv(environ []string) (_ envProvider, _ problems, ignored []string) {
 	out := envProvider{}
 	var p problems
 	sorted := append([]string(nil), environ...)
@@ -35,12 +36,16 @@ func parseEnv(environ []string) (envProvider, problems) {
 		parts := strings.Split(strings.ToLower(strings.TrimPrefix(name, EnvPrefix)), "__")
 		path := strings.Join(parts, ".")
 		if problem := envKeyProblem(parts); problem != "" {
+			if isServiceLink(name, value) {
+				ignored = append(ignored, name)
+				continue
+			}
 			p.add(path, "%s (from %s)", problem, name)
 			continue
 		}
 		setPath(out, parts, value)
 	}
-	return out, p
+	return out, p, ignored
 }
 
 // envKeyProblem walks the Config type along parts by koanf tags and says

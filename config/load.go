@@ -50,7 +50,7 @@ func load(p koanf.Provider, environ []string) (*Config, error) {
 			return nil, fmt.Errorf("load config: %w", err)
 		}
 	}
-	env, envProblems := parseEnv(environ)
+	env, envProblems, _ := parseEnv(environ)
 	if err := ko.Load(env, nil); err != nil {
 		return nil, fmt.Errorf("load environment: %w", err)
 	}

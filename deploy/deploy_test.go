@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -36,6 +37,13 @@ func TestOverlays(t *testing.T) {
 			checkRoutes(t, g.cfg)
 			checkServices(t, o, g)
 			checkSidecarApps(t, g)
+			var app *corev1.Container
+			for i, c := range g.dep.Spec.Template.Spec.Containers {
+				if c.Name != gatehouseContainer {
+					app = &g.dep.Spec.Template.Spec.Containers[i]
+				}
+			}
+			checkNetworkPolicy(t, o, g, app)
 			replicas := int32(1)
 			if r := g.dep.Spec.Replicas; r != nil {
 				replicas = *r

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -57,8 +58,9 @@ type patch struct {
 	Path   string `json:"path,omitempty"`
 	Patch  string `json:"patch,omitempty"`
 	Target *struct {
-		Kind string `json:"kind,omitempty"`
-		Name string `json:"name,omitempty"`
+		Kind          string `json:"kind,omitempty"`
+		Name          string `json:"name,omitempty"`
+		LabelSelector string `json:"labelSelector,omitempty"`
 	} `json:"target,omitempty"`
 }
 
@@ -74,6 +76,7 @@ type serviceMonitor struct {
 	metav1.TypeMeta `json:",inline"`
 	Metadata        metav1.ObjectMeta `json:"metadata"`
 	Spec            struct {
+		JobLabel  string               `json:"jobLabel,omitempty"`
 		Selector  metav1.LabelSelector `json:"selector"`
 		Endpoints []struct {
 			Port     string `json:"port"`
@@ -91,8 +94,9 @@ type objects struct {
 	secrets         map[string]*corev1.Secret
 	serviceAccounts map[string]*corev1.ServiceAccount
 	pdbs            map[string]*policyv1.PodDisruptionBudget
+	networkPolicies map[string]*networkingv1.NetworkPolicy
 	serviceMonitors map[string]*serviceMonitor
-	kustomizations  []*kustomization
+	kustomizations  []*kustomization // and Components
 }
 
 func newObjects() *objects {
@@ -103,6 +107,7 @@ func newObjects() *objects {
 		secrets:         map[string]*corev1.Secret{},
 		serviceAccounts: map[string]*corev1.ServiceAccount{},
 		pdbs:            map[string]*policyv1.PodDisruptionBudget{},
+		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 		serviceMonitors: map[string]*serviceMonitor{},
 	}
 }
@@ -115,8 +120,10 @@ var wantAPIVersion = map[string]string{
 	"Secret":              "v1",
 	"ServiceAccount":      "v1",
 	"PodDisruptionBudget": "policy/v1",
+	"NetworkPolicy":       "networking.k8s.io/v1",
 	"ServiceMonitor":      "monitoring.coreos.com/v1",
 	"Kustomization":       "kustomize.config.k8s.io/v1beta1",
+	"Component":           "kustomize.config.k8s.io/v1alpha1",
 }
 
 // add decodes one YAML document strictly (unknown or duplicate fields are
@@ -144,12 +151,14 @@ func (o *objects) add(doc []byte) error {
 		return decodeInto(doc, o.serviceAccounts, func(s *corev1.ServiceAccount) string { return s.Name })
 	case "PodDisruptionBudget":
 		return decodeInto(doc, o.pdbs, func(p *policyv1.PodDisruptionBudget) string { return p.Name })
+	case "NetworkPolicy":
+		return decodeInto(doc, o.networkPolicies, func(n *networkingv1.NetworkPolicy) string { return n.Name })
 	case "ServiceMonitor":
 		return decodeInto(doc, o.serviceMonitors, func(s *serviceMonitor) string { return s.Metadata.Name })
-	default: // Kustomization
+	default: // Kustomization or Component
 		k := new(kustomization)
 		if err := yaml.UnmarshalStrict(doc, k); err != nil {
-			return fmt.Errorf("decode Kustomization: %w", err)
+			return fmt.Errorf("decode %s: %w", tm.Kind, err)
 		}
 		o.kustomizations = append(o.kustomizations, k)
 		return nil

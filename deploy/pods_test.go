@@ -34,6 +34,10 @@ type gatehousePod struct {
 	container *corev1.Container
 	cfg       *config.Config
 	files     map[string][]byte // mounted file path → content
+	// The names of the container's proxy and admin ports: http and admin
+	// in the overlays, gatehouse and gatehouse-admin in the sidecar
+	// Component (beside an app that may use http).
+	httpPortName, adminPortName string
 }
 
 // findGatehouse returns the one Deployment with a "gatehouse" container.
@@ -46,7 +50,10 @@ func findGatehouse(t *testing.T, o *objects) *gatehousePod {
 				if found != nil {
 					t.Fatalf("two Deployments run Gatehouse: %s and %s", found.dep.Name, d.Name)
 				}
-				found = &gatehousePod{dep: d, container: c}
+				found = &gatehousePod{dep: d, container: c, httpPortName: "http", adminPortName: "admin"}
+				if containerPort(c, intstr.FromString(sidecarHTTPPort)) != 0 {
+					found.httpPortName, found.adminPortName = sidecarHTTPPort, sidecarAdminPort
+				}
 			}
 		}
 	}
@@ -249,8 +256,8 @@ func listenPort(addr string) int32 {
 func checkGatehouseContainer(t *testing.T, g *gatehousePod) {
 	t.Helper()
 	c := g.container
-	httpPort := containerPort(c, intstr.FromString("http"))
-	adminPort := containerPort(c, intstr.FromString("admin"))
+	httpPort := containerPort(c, intstr.FromString(g.httpPortName))
+	adminPort := containerPort(c, intstr.FromString(g.adminPortName))
 	if got := listenPort(g.cfg.Listen); got != httpPort || got <= 0 {
 		t.Errorf("listen %q, want the port of container port http (%d)", g.cfg.Listen, httpPort)
 	}
@@ -272,8 +279,8 @@ func checkGatehouseContainer(t *testing.T, g *gatehousePod) {
 		if got := pr.probe.HTTPGet.Path; got != pr.path {
 			t.Errorf("%s probe path %q, want %q", pr.name, got, pr.path)
 		}
-		if got := pr.probe.HTTPGet.Port; got.String() != "admin" {
-			t.Errorf("%s probe port %q, want %q", pr.name, got.String(), "admin")
+		if got := pr.probe.HTTPGet.Port; got.String() != g.adminPortName {
+			t.Errorf("%s probe port %q, want %q", pr.name, got.String(), g.adminPortName)
 		}
 	}
 	checkMountsAndDrain(t, g)
@@ -398,7 +405,7 @@ func checkPodSecurity(t *testing.T, o *objects) {
 func checkServices(t *testing.T, o *objects, g *gatehousePod) {
 	t.Helper()
 	podLabels := labels.Set(g.dep.Spec.Template.Labels)
-	adminPort := containerPort(g.container, intstr.FromString("admin"))
+	adminPort := containerPort(g.container, intstr.FromString(g.adminPortName))
 	selecting := 0
 	for name, s := range o.services {
 		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
@@ -435,6 +442,9 @@ func checkServices(t *testing.T, o *objects, g *gatehousePod) {
 					if p.Name == ep.Port && containerPort(g.container, p.TargetPort) == adminPort {
 						found = true
 					}
+				}
+				if job := s.Labels[sm.Spec.JobLabel]; sm.Spec.JobLabel == "" || job != scrapeJob {
+					t.Errorf("ServiceMonitor %s: jobLabel %q gives Service %s the job %q, want %q (the alerts' up{job=...})", name, sm.Spec.JobLabel, s.Name, job, scrapeJob)
 				}
 			}
 			if !found {

@@ -48,6 +48,14 @@ type Metrics struct {
 	ConfigReloads      *prometheus.CounterVec   // result
 	BuildInfo          *prometheus.GaugeVec     // version, goversion
 	StoreErrorsAllowed prometheus.Counter       // requests let through by on_error: allow
+
+	// Gauges of the process's state. The FuncGauges read live state from the
+	// function given to their Set and are absent until then.
+	Inflight                 *FuncGauge       // proxy requests being served
+	StoreUp                  *FuncGauge       // 1 when the store's last check answered
+	RevocationSubscriptionUp *FuncGauge       // Redis store: 1 while the pub/sub subscription is live
+	ConfigLastReloadSuccess  prometheus.Gauge // 1/0, see ConfigLoaded
+	ConfigLastReloadTime     prometheus.Gauge // UNIX seconds of the last load or reload
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -107,11 +115,26 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "store_errors_allowed_total",
 			Help: "Requests let through because the store could not answer and store.on_error is allow.",
 		}),
+		Inflight: newFuncGauge("inflight_requests",
+			"Requests on the proxy listener being served now, upgraded (WebSocket) connections included."),
+		StoreUp: newFuncGauge("store_up",
+			"1 when the store's last health check (every second) answered, else 0."),
+		RevocationSubscriptionUp: newFuncGauge("revocation_subscription_up",
+			"Redis store: 1 while the subscription to the revocations channel is live, else 0 (revocation answers then come from Redis on every request)."),
+		ConfigLastReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success",
+			Help: "1 when the last config load (the initial one, or the last reload) succeeded; 0 while a refused config is in place.",
+		}),
+		ConfigLastReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_timestamp_seconds",
+			Help: "UNIX time of the last config load or reload attempt, successful or not.",
+		}),
 	}
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Requests, m.RequestDuration, m.AuthDuration, m.UpstreamResponses,
 		m.UpstreamDuration, m.StoreOperations, m.StoreDuration, m.Logins, m.JWKSRefreshes,
 		m.Revocations, m.ConfigReloads, m.BuildInfo, m.StoreErrorsAllowed,
+		m.Inflight, m.StoreUp, m.RevocationSubscriptionUp, m.ConfigLastReloadSuccess, m.ConfigLastReloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -118,7 +118,7 @@ func (s *server) reload(trigger string) bool {
 	defer s.reloadMu.Unlock()
 	g, err := s.buildFromFile()
 	if err != nil {
-		s.m.ConfigReloads.WithLabelValues("error").Inc()
+		s.m.ObserveConfigReload(false)
 		s.log.Error("config reload refused; the previous config keeps serving",
 			"trigger", trigger, "config", s.configPath, "error", err.Error())
 		return false
@@ -128,7 +128,7 @@ func (s *server) reload(trigger string) bool {
 		s.log.Warn("config reloaded, but these settings apply at start only; restart to apply them", "keys", keys)
 	}
 	old.cancel() // stops the old generation's background work; its requests still finish
-	s.m.ConfigReloads.WithLabelValues("success").Inc()
+	s.m.ObserveConfigReload(true)
 	s.log.Info("config reloaded", "trigger", trigger, "routes", len(g.cfg.Routes))
 	return true
 }

@@ -82,6 +82,8 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	s.current.Store(gen)
+	s.wireGauges()
+	logIgnoredEnv(s.log, environ())
 	return s.run(ctx, cfg)
 }
 
