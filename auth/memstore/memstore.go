@@ -29,7 +29,7 @@ type Store struct {
 	sessions map[string]*session  // session key → session
 	byUser   map[string]map[string]struct{}
 	epochs   map[string]uint64 // user → forced-logout counter (sessions.go)
-	refresh  refreshState // refresh-token families (refresh.go)
+	refresh  refreshState      // refresh-token families (refresh.go)
 
 	stop chan struct{}
 	done chan struct{}
