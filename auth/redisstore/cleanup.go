@@ -12,7 +12,7 @@ import (
 // Forced-logout cleanup: after DeleteUserSessions moved the epoch, the
 // ended sessions are already refused; what is left is to free their keys.
 const (
-	cleanupBatch    = 500             // index members per ZSCAN, and per delete pipeline
+	cleanupBatch    = 500             // sessions per delete pipeline
 	cleanupTimeout  = 2 * time.Second // per batch
 	maxCleanups     = 4               // concurrent cleanups; more are skipped
 	cleanupAttempts = 3               // per batch, before the cleanup gives up
@@ -52,6 +52,13 @@ func (b *background) start(fn func(ctx context.Context)) bool {
 	return true
 }
 
+// idle reports whether no cleanup is running.
+func (b *background) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.busy == 0
+}
+
 // wait waits for running cleanups, after ctx was cancelled.
 func (b *background) wait() {
 	b.mu.Lock()
@@ -59,68 +66,64 @@ func (b *background) wait() {
 	b.wg.Wait()
 }
 
-// cleanup walks the user's index with ZSCAN and deletes the sessions
-// stamped with an epoch below epoch, with their members, one bounded batch
-// at a time. Sessions created since the forced logout are kept. A failing
-// batch is retried, then the cleanup stops: the sessions left are refused
-// anyway and expire by their idle timeout.
-func (s *Store) cleanup(ctx context.Context, user string, epoch uint64) {
-	idx := s.keys.sessionIndex + user
-	var cursor uint64
-	for batch := 1; ; batch++ {
-		if s.bg.stopAfter > 0 && batch > s.bg.stopAfter {
-			return
-		}
-		var err error
-		for range cleanupAttempts {
-			var next uint64
-			if next, err = s.cleanupBatch(ctx, idx, cursor, epoch); err == nil {
-				cursor = next
-				break
+// cleanup drains the user's indexes of the epochs [from, to), which a
+// forced logout ended: one bounded batch at a time, it deletes up to
+// cleanupBatch sessions with their index members. A failing batch is
+// retried, then the cleanup stops: the sessions left are refused anyway,
+// and they and their index expire by themselves.
+func (s *Store) cleanup(ctx context.Context, user string, from, to uint64) {
+	batches := 0
+	for gen := from; gen < to; gen++ {
+		idx := s.index(gen, user)
+		for {
+			if batches++; s.bg.stopAfter > 0 && batches > s.bg.stopAfter {
+				return
+			}
+			var done bool
+			var err error
+			for range cleanupAttempts {
+				if done, err = s.cleanupBatch(ctx, idx); err == nil || ctx.Err() != nil {
+					break
+				}
 			}
 			if ctx.Err() != nil {
 				return
 			}
-		}
-		if err != nil {
-			s.log.Warn("forced logout cleanup stopped; the sessions left are refused and expire by themselves", "err", err)
-			return
-		}
-		if cursor == 0 {
-			return
+			if err != nil {
+				s.log.Warn("forced logout cleanup stopped; the sessions left are refused and expire by themselves", "err", err)
+				return
+			}
+			if done {
+				break
+			}
 		}
 	}
 }
 
-// cleanupBatch runs one ZSCAN step from cursor and deletes what it found
-// ended, under its own timeout; it returns the next cursor.
-func (s *Store) cleanupBatch(ctx context.Context, idx string, cursor, epoch uint64) (uint64, error) {
+// cleanupBatch deletes up to cleanupBatch sessions of an ended index, and
+// their members, under its own timeout; done is true when the index is
+// empty.
+func (s *Store) cleanupBatch(ctx context.Context, idx string) (done bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	kv, next, err := s.rdb.ZScan(ctx, idx, cursor, "", cleanupBatch).Result()
+	keys, err := s.rdb.ZRange(ctx, idx, 0, cleanupBatch-1).Result()
 	if err != nil {
-		return 0, fmt.Errorf("scan session index: %w", err)
+		return false, fmt.Errorf("read ended session index: %w", err)
 	}
-	var ended []any
-	for i := 0; i < len(kv); i += 2 { // member, score, member, score…
-		if gen, _, ok := parseMember(kv[i]); !ok || gen < epoch {
-			ended = append(ended, kv[i])
-		}
+	if len(keys) == 0 {
+		return true, nil
 	}
-	if len(ended) == 0 {
-		return next, nil
-	}
+	members := make([]any, len(keys))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, m := range ended {
-			if _, key, ok := parseMember(m.(string)); ok {
-				p.Del(ctx, s.keys.session+key)
-			}
+		for i, key := range keys {
+			members[i] = key
+			p.Del(ctx, s.keys.session+key)
 		}
-		p.ZRem(ctx, idx, ended...)
+		p.ZRem(ctx, idx, members...)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("delete ended sessions: %w", err)
+		return false, fmt.Errorf("delete ended sessions: %w", err)
 	}
-	return next, nil
+	return len(keys) < cleanupBatch, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,11 +15,12 @@ import (
 
 // Session keys (prefix omitted):
 //
-//	session:<hash>        the record (JSON of stored), TTL idle, slid at each read
-//	session-index:<user>  sorted set: member "<gen>:<hash>", score its expiry
-//	                      (UNIX ms); key TTL = the latest member's expiry
-//	session-epoch:<user>  forced-logout counter (INCR), no TTL; a session is
-//	                      valid only while its gen is at least this
+//	session:<hash>              the record (JSON of stored), TTL idle, slid at each read
+//	session-index:<gen>:<user>  sorted set of the user's sessions created in
+//	                            epoch gen: member <hash>, score its expiry
+//	                            (UNIX ms); key TTL = the latest member's expiry
+//	session-epoch:<user>        forced-logout counter (INCR), no TTL; a session
+//	                            is valid only while its gen is at least this
 //
 // No command touches two keys (Redis Cluster): the scripts below work on
 // the index alone.
@@ -73,17 +73,9 @@ local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`
 
-func member(gen uint64, key string) string { return strconv.FormatUint(gen, 10) + ":" + key }
-
-// parseMember splits an index member; ok is false for one this code did
-// not write.
-func parseMember(m string) (gen uint64, key string, ok bool) {
-	g, key, ok := strings.Cut(m, ":")
-	if !ok {
-		return 0, "", false
-	}
-	gen, err := strconv.ParseUint(g, 10, 64)
-	return gen, key, err == nil
+// index is the key of the user's sessions created in epoch gen.
+func (s *Store) index(gen uint64, user string) string {
+	return s.keys.sessionIndex + strconv.FormatUint(gen, 10) + ":" + user
 }
 
 func unixMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -114,21 +106,23 @@ func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle 
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	gen, err := s.sessionEpoch(ctx, rec.User)
-	if err != nil {
-		return fmt.Errorf("redisstore: create session: %w", err)
+	// The epoch is read afresh, not from the cache: a login just after a
+	// forced logout must not be stamped with the epoch it ended.
+	gen, err := s.rdb.Get(ctx, s.keys.sessionEpoch+rec.User).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: create session: read session epoch: %w", err)
 	}
 	b, err := json.Marshal(stored{SessionRecord: rec, Idle: idle, Gen: gen})
 	if err != nil {
 		return fmt.Errorf("redisstore: create session: %w", err)
 	}
 	now := s.now()
-	idx := s.keys.sessionIndex + rec.User
+	idx := s.index(gen, rec.User)
 	var evict *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.keys.session+rec.Key, b, idle)
 		evict = p.Eval(ctx, createIndex, []string{idx},
-			member(gen, rec.Key), unixMS(now.Add(idle)), unixMS(now), maxPerUser)
+			rec.Key, unixMS(now.Add(idle)), unixMS(now), maxPerUser)
 		return nil
 	})
 	if err != nil {
@@ -152,19 +146,15 @@ func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle 
 func (s *Store) endIndexed(ctx context.Context, idx string, members []string) error {
 	rem := make([]any, len(members))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			rem[i] = m
-			if _, key, ok := parseMember(m); ok {
-				p.Del(ctx, s.keys.session+key)
-				p.Publish(ctx, s.keys.channel, s.keys.session+key)
-			}
+		for i, key := range members {
+			rem[i] = key
+			p.Del(ctx, s.keys.session+key)
+			p.Publish(ctx, s.keys.channel, s.keys.session+key)
 		}
 		return nil
 	})
-	for _, m := range members {
-		if _, key, ok := parseMember(m); ok {
-			s.cache.invalidate(s.keys, s.keys.session+key)
-		}
+	for _, key := range members {
+		s.cache.invalidate(s.keys, s.keys.session+key)
 	}
 	if err != nil {
 		return err
@@ -240,8 +230,8 @@ func (s *Store) touchIndex(ctx context.Context, st stored, idle time.Duration) (
 		if !haveEpoch {
 			get = p.Get(ctx, s.keys.sessionEpoch+st.User)
 		}
-		p.Eval(ctx, touchIndex, []string{s.keys.sessionIndex + st.User},
-			member(st.Gen, st.Key), unixMS(now.Add(idle)), unixMS(now), mode)
+		p.Eval(ctx, touchIndex, []string{s.index(st.Gen, st.User)},
+			st.Key, unixMS(now.Add(idle)), unixMS(now), mode)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -263,7 +253,7 @@ func (s *Store) touchIndex(ctx context.Context, st stored, idle time.Duration) (
 func (s *Store) dropEnded(ctx context.Context, st stored) {
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.keys.session+st.Key)
-		p.ZRem(ctx, s.keys.sessionIndex+st.User, member(st.Gen, st.Key))
+		p.ZRem(ctx, s.index(st.Gen, st.User), st.Key)
 		return nil
 	})
 }
@@ -287,7 +277,7 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Publish(ctx, s.keys.channel, s.keys.session+key)
-		p.ZRem(ctx, s.keys.sessionIndex+st.User, member(st.Gen, key))
+		p.ZRem(ctx, s.index(st.Gen, st.User), key)
 		p.SRem(ctx, s.keys.userSessions+st.User, key)
 		return nil
 	})
@@ -300,8 +290,9 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 // UserSessions lists one page of the user's live sessions in index order
 // (earliest expiry first), with LastSeen derived from each session's
 // remaining TTL. The cursor is the rank to start from. It costs two round
-// trips, and one more to drop the index members of sessions found gone;
-// the first page also trims expired members. Memory is bounded by limit.
+// trips (three when the epoch is not cached), and one more to drop the
+// index members of sessions found gone; the first page also trims expired
+// members. Memory is bounded by limit.
 func (s *Store) UserSessions(ctx context.Context, user, cursor string, limit int) ([]auth.SessionRecord, string, error) {
 	from, err := parseCursor(cursor)
 	if err != nil {
@@ -310,32 +301,30 @@ func (s *Store) UserSessions(ctx context.Context, user, cursor string, limit int
 	limit = pageLimit(limit)
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	idx := s.keys.sessionIndex + user
+	cur, err := s.sessionEpoch(ctx, user)
+	if err != nil {
+		return nil, "", fmt.Errorf("redisstore: list sessions: %w", err)
+	}
+	idx := s.index(cur, user)
 	now := s.now()
 	var members *redis.StringSliceCmd
-	var ep *redis.StringCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if from == 0 {
 			p.ZRemRangeByScore(ctx, idx, "-inf", "("+unixMS(now))
 		}
 		members = p.ZRange(ctx, idx, from, from+int64(limit)) // one more: is there a next page?
-		ep = p.Get(ctx, s.keys.sessionEpoch+user)
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil {
 		return nil, "", fmt.Errorf("redisstore: list sessions: %w", err)
 	}
-	cur, err := ep.Uint64()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", fmt.Errorf("redisstore: list sessions: read session epoch: %w", err)
-	}
-	ms := members.Val()
+	keys := members.Val()
 	next := ""
-	if len(ms) > limit {
-		ms = ms[:limit]
+	if len(keys) > limit {
+		keys = keys[:limit]
 		next = strconv.FormatInt(from+int64(limit), 10)
 	}
-	out, gone, err := s.readPage(ctx, ms, cur, now)
+	out, gone, err := s.readPage(ctx, keys, cur, now)
 	if err != nil {
 		return nil, "", err
 	}
@@ -347,15 +336,14 @@ func (s *Store) UserSessions(ctx context.Context, user, cursor string, limit int
 	return out, next, nil
 }
 
-// readPage reads the records of index members in one pipeline; gone are
-// the members whose session no longer exists. Sessions ended by the epoch
+// readPage reads the records of the sessions keys in one pipeline; gone
+// are the keys whose session no longer exists. Sessions ended by the epoch
 // cur are skipped.
-func (s *Store) readPage(ctx context.Context, ms []string, cur uint64, now time.Time) (out []auth.SessionRecord, gone []any, err error) {
-	gets := make([]*redis.StringCmd, len(ms))
-	ttls := make([]*redis.DurationCmd, len(ms))
+func (s *Store) readPage(ctx context.Context, keys []string, cur uint64, now time.Time) (out []auth.SessionRecord, gone []any, err error) {
+	gets := make([]*redis.StringCmd, len(keys))
+	ttls := make([]*redis.DurationCmd, len(keys))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range ms {
-			_, key, _ := parseMember(m)
+		for i, key := range keys {
 			gets[i] = p.Get(ctx, s.keys.session+key)
 			ttls[i] = p.PTTL(ctx, s.keys.session+key)
 		}
@@ -364,18 +352,17 @@ func (s *Store) readPage(ctx context.Context, ms []string, cur uint64, now time.
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, fmt.Errorf("redisstore: list sessions: %w", err)
 	}
-	for i, m := range ms {
-		gen, key, ok := parseMember(m)
+	for i, key := range keys {
 		b, err := gets[i].Bytes()
-		if !ok || errors.Is(err, redis.Nil) {
-			gone = append(gone, m)
+		if errors.Is(err, redis.Nil) {
+			gone = append(gone, key)
 			continue
 		}
 		st, err := decode(key, b)
 		if err != nil {
 			return nil, nil, err
 		}
-		if gen < cur || st.Gen < cur {
+		if st.Gen < cur {
 			continue // ended by a forced logout; the cleanup removes it
 		}
 		st.LastSeen = lastSeen(st, ttls[i].Val(), now)
@@ -402,20 +389,25 @@ func pageLimit(limit int) int {
 	return min(limit, auth.MaxSessionPage)
 }
 
-// DeleteUserSessions ends every session of the user in one round trip: it
-// increments session-epoch:<user> (every session stamped with an older
-// epoch is refused from then on, by every replica: the key is published)
-// and counts the live index members. The records and index members are
-// then deleted in the background, in batches (cleanup.go); an index of an
-// older release (a set) is unlinked.
+// DeleteUserSessions ends every session of the user: it reads
+// session-epoch:<user>, then in one pipeline counts the live members of
+// that epoch's index and increments the epoch (every session stamped with
+// an older epoch is refused from then on, by every replica: the key is
+// published). The ended records and their index are then deleted in the
+// background, in batches (cleanup.go); an index of an older release (a
+// set) is unlinked.
 func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error) {
 	epochKey := s.keys.sessionEpoch + user
 	defer s.cache.invalidate(s.keys, epochKey)
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	idx := s.keys.sessionIndex + user
+	old, err := s.rdb.Get(ctx, epochKey).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("redisstore: delete user sessions: read session epoch: %w", err)
+	}
+	idx := s.index(old, user)
 	var card, incr *redis.IntCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRemRangeByScore(ctx, idx, "-inf", "("+unixMS(s.now()))
 		card = p.ZCard(ctx, idx)
 		incr = p.Incr(ctx, epochKey)
@@ -431,7 +423,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error
 		// count failed; other replicas see the epoch within the cache TTL.
 		s.log.Warn("forced logout: epoch moved, but a companion command failed", "err", err)
 	}
-	s.bg.start(func(ctx context.Context) { s.cleanup(ctx, user, uint64(incr.Val())) })
+	s.bg.start(func(ctx context.Context) { s.cleanup(ctx, user, old, uint64(incr.Val())) })
 	return int(card.Val()), nil
 }
 
