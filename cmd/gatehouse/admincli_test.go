@@ -8,6 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/auth/session"
+	"github.com/gatehouse-proxy/gatehouse/config"
 )
 
 // TestSessionsCLIFollowsPages: `gatehouse sessions` prints every page of
@@ -42,5 +45,13 @@ func TestSessionsCLIFollowsPages(t *testing.T) {
 	}
 	if strings.Join(cursors, ",") != ",p2,p3" {
 		t.Errorf("cursors sent %q, want \"\", p2, p3", cursors)
+	}
+}
+
+// TestSessionMaxPerUserDefault: config's default for session.max_per_user
+// is the session package's (one rule, one place).
+func TestSessionMaxPerUserDefault(t *testing.T) {
+	if got := config.Default().Session.MaxPerUser; got != session.DefaultMaxPerUser {
+		t.Errorf("config default session.max_per_user %d, session.DefaultMaxPerUser %d", got, session.DefaultMaxPerUser)
 	}
 }
