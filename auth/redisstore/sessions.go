@@ -259,7 +259,8 @@ func (s *Store) dropEnded(ctx context.Context, st stored) {
 }
 
 // DeleteSession removes the session and its index entry, and publishes the
-// deletion so that every replica drops its cached copy.
+// deletion so that every replica drops its cached copy; false when there
+// was none, or a forced logout had ended it.
 func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	defer s.cache.invalidate(s.keys, s.keys.session+key)
 	ctx, cancel := s.callCtx(ctx)
@@ -275,6 +276,10 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return true, err
 	}
+	cur, err := s.sessionEpoch(ctx, st.User)
+	if err != nil {
+		return true, fmt.Errorf("redisstore: delete session: %w", err)
+	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Publish(ctx, s.keys.channel, s.keys.session+key)
 		p.ZRem(ctx, s.index(st.Gen, st.User), key)
@@ -284,7 +289,7 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return true, fmt.Errorf("redisstore: delete session index entry: %w", err)
 	}
-	return true, nil
+	return st.Gen >= cur, nil // one a forced logout ended was not live
 }
 
 // UserSessions lists one page of the user's live sessions in index order

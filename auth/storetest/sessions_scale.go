@@ -29,6 +29,9 @@ func testForcedLogoutEpoch(t *testing.T, s auth.Store, c *Clock) {
 	if err != nil || n != 5 {
 		t.Fatalf("DeleteUserSessions = %d, %v; want 5, nil", n, err)
 	}
+	if ok, err := s.DeleteSession(ctx(t), keys[0]); err != nil || ok {
+		t.Errorf("DeleteSession of a session the forced logout ended = %v, %v; want false, nil", ok, err)
+	}
 	for _, k := range keys {
 		mustNotFound(t, s, k)
 	}
