@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -77,8 +78,16 @@ func TestForcedLogout100kSessionsTwoReplicas(t *testing.T) {
 		t.Skip("writes 100,000 sessions")
 	}
 	r := authtest.StartRedis(t)
-	a, b := twoStores(t, r)
-	ctx := testCtx(t)
+	// A generous store timeout: Redis is busy with the cleanup meanwhile,
+	// and the machine may be loaded; the propagation bound is what is
+	// tested.
+	p := prefix()
+	a := newStore(t, Options{Addrs: []string{r.Addr}, KeyPrefix: p, CacheTTL: MaxCacheTTL, Timeout: 2 * time.Second})
+	b := newStore(t, Options{Addrs: []string{r.Addr}, KeyPrefix: p, CacheTTL: MaxCacheTTL, Timeout: 2 * time.Second})
+	waitSubscribed(t, a)
+	waitSubscribed(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	const bulk = 100_000
 	writeBulk(t, a, r, "mass", bulk)
 	var real []string
@@ -116,8 +125,10 @@ func TestForcedLogout100kSessionsTwoReplicas(t *testing.T) {
 	t.Logf("listing a page of %d: %.1f MB allocated; logout: %.1f MB allocated; heap in use %.1f → %.1f MB; RSS %d → %d → %d kB",
 		len(page), mb(listed.totalAlloc-before.totalAlloc), mb(deleted.totalAlloc-listed.totalAlloc),
 		mb(before.heapInuse), mb(deleted.heapInuse), before.rssKB, listed.rssKB, deleted.rssKB)
-	if d := deleted.totalAlloc - listed.totalAlloc; d > 1<<20 {
-		t.Errorf("the forced logout allocated %.1f MB, want under 1 MB (it must not load the sessions)", mb(d))
+	// Under 4 MB: the logout itself allocates almost nothing, but the
+	// background cleanup may have begun its first batch meanwhile.
+	if d := deleted.totalAlloc - listed.totalAlloc; d > 4<<20 {
+		t.Errorf("the forced logout allocated %.1f MB, want under 4 MB (it must not load the sessions)", mb(d))
 	}
 	if d := listed.totalAlloc - before.totalAlloc; d > 16<<20 {
 		t.Errorf("listing one page allocated %.1f MB, want under 16 MB", mb(d))
