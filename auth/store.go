@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -38,20 +39,38 @@ type SessionRecord struct {
 	Credential string `json:"cred,omitempty"`
 }
 
+// Paging of UserSessions: a limit of 0 means DefaultSessionPage; more than
+// MaxSessionPage is MaxSessionPage.
+const (
+	DefaultSessionPage = 100
+	MaxSessionPage     = 1000
+)
+
+// ErrBadCursor is returned by UserSessions for a cursor it did not make.
+var ErrBadCursor = errors.New("malformed session cursor")
+
 // SessionStore keeps server-side sessions under the hash of their ID.
 type SessionStore interface {
 	// CreateSession stores rec under rec.Key, expiring after idle unless
-	// touched, and indexes it under rec.User.
-	CreateSession(ctx context.Context, rec SessionRecord, idle time.Duration) error
-	// TouchSession returns the session and slides its expiry to now+idle,
-	// in one round trip. ErrNotFound when absent or expired.
+	// touched, and indexes it under rec.User. With maxPerUser > 0, the
+	// user's sessions beyond maxPerUser (this one included) are ended,
+	// those closest to expiry (least recently used) first; this one never.
+	CreateSession(ctx context.Context, rec SessionRecord, idle time.Duration, maxPerUser int) error
+	// TouchSession returns the session and slides its expiry to now+idle.
+	// ErrNotFound when absent, expired, or ended by DeleteUserSessions.
 	TouchSession(ctx context.Context, key string, idle time.Duration) (SessionRecord, error)
 	// DeleteSession removes one session; false when it did not exist.
 	DeleteSession(ctx context.Context, key string) (bool, error)
-	// UserSessions lists the user's live sessions.
-	UserSessions(ctx context.Context, user string) ([]SessionRecord, error)
-	// DeleteUserSessions removes every session of the user and returns how
-	// many there were.
+	// UserSessions lists one page of at most limit of the user's live
+	// sessions, least recently used first, from cursor ("" for the first
+	// page); next is "" on the last page. A session that changes between
+	// pages may be listed twice or not at all. ErrBadCursor for a cursor
+	// UserSessions did not return.
+	UserSessions(ctx context.Context, user, cursor string, limit int) (page []SessionRecord, next string, err error)
+	// DeleteUserSessions ends every session of the user in one atomic
+	// step, whatever their number, and returns how many were live.
+	// Sessions created afterwards are not affected. The stored records
+	// may be removed later, in the background.
 	DeleteUserSessions(ctx context.Context, user string) (int, error)
 }
 

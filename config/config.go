@@ -81,6 +81,7 @@ type Session struct {
 	Domain          string        `koanf:"domain"`
 	IdleTimeout     time.Duration `koanf:"idle_timeout"`
 	AbsoluteTimeout time.Duration `koanf:"absolute_timeout"`
+	MaxPerUser      int           `koanf:"max_per_user"` // a login beyond it ends that user's oldest session
 }
 
 // JWT configures the token issuers Gatehouse trusts and the one it is.
@@ -183,6 +184,7 @@ func Default() Config {
 			SameSite:        "lax",
 			IdleTimeout:     30 * time.Minute,
 			AbsoluteTimeout: 12 * time.Hour,
+			MaxPerUser:      100,
 		},
 		JWT: JWT{
 			Leeway: 30 * time.Second,

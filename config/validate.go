@@ -89,6 +89,9 @@ func (c *Config) validateSession(p *problems) {
 	if s.IdleTimeout > s.AbsoluteTimeout && s.AbsoluteTimeout > 0 {
 		p.add("session.idle_timeout", "%s is longer than session.absolute_timeout (%s)", s.IdleTimeout, s.AbsoluteTimeout)
 	}
+	if s.MaxPerUser < 1 {
+		p.add("session.max_per_user", "%d: want a whole number of sessions, 1 or more", s.MaxPerUser)
+	}
 }
 
 // reservedHeaders may not be used as identity headers: the proxy sets or

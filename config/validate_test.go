@@ -143,6 +143,9 @@ func TestValidateSession(t *testing.T) {
 			[]string{`session.cookie_name: "__Secure-gh" needs session.secure: true`}},
 		{"domain", func(c *Config) { c.Session.Domain = "https://example.com" },
 			[]string{`session.domain: "https://example.com" is not a domain name`}},
+		{"max per user zero", func(c *Config) { c.Session.MaxPerUser = 0 },
+			[]string{`session.max_per_user: 0: want a whole number of sessions, 1 or more`}},
+		{"max per user one ok", func(c *Config) { c.Session.MaxPerUser = 1 }, nil},
 	})
 }
 

@@ -28,8 +28,9 @@ type Store struct {
 	subjects map[string]time.Time // subject → revoked at or before
 	sessions map[string]*session  // session key → session
 	byUser   map[string]map[string]struct{}
-	refresh  refreshState // refresh-token families (refresh.go)
-	attempts *Attempts    // login-attempt counters (attempts.go)
+	epochs   map[string]uint64 // user → forced-logout counter (sessions.go)
+	refresh  refreshState      // refresh-token families (refresh.go)
+	attempts *Attempts         // login-attempt counters (attempts.go)
 
 	stop chan struct{}
 	done chan struct{}
@@ -40,6 +41,7 @@ type session struct {
 	rec     auth.SessionRecord
 	idle    time.Duration
 	expires time.Time
+	gen     uint64 // the user's epoch at creation
 }
 
 // New returns an empty Store whose clock is now (time.Now when nil), and
@@ -55,6 +57,7 @@ func New(now func() time.Time) *Store {
 		sessions: make(map[string]*session),
 		byUser:   make(map[string]map[string]struct{}),
 		attempts: NewAttempts(now),
+		epochs:   make(map[string]uint64),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -100,89 +103,6 @@ func (s *Store) RevokeSubject(ctx context.Context, sub string, at time.Time) err
 	s.subjects[sub] = time.Unix(at.Unix(), 0)
 	s.mu.Unlock()
 	return nil
-}
-
-// CreateSession stores a copy of rec under rec.Key, expiring after idle,
-// replacing any session with that key.
-func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle time.Duration) error {
-	rec.Groups = slices.Clone(rec.Groups)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.sessions[rec.Key]; ok {
-		s.unindex(old.rec.User, rec.Key)
-	}
-	s.sessions[rec.Key] = &session{rec: rec, idle: idle, expires: s.now().Add(idle)}
-	keys := s.byUser[rec.User]
-	if keys == nil {
-		keys = make(map[string]struct{})
-		s.byUser[rec.User] = keys
-	}
-	keys[rec.Key] = struct{}{}
-	return nil
-}
-
-// TouchSession returns the session with LastSeen set to now and slides its
-// expiry to now+idle; auth.ErrNotFound when absent or expired.
-func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration) (auth.SessionRecord, error) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.sessions[key]
-	if !ok || !now.Before(ss.expires) {
-		return auth.SessionRecord{}, auth.ErrNotFound
-	}
-	ss.rec.LastSeen = now
-	ss.idle = idle
-	ss.expires = now.Add(idle)
-	return copyRecord(ss.rec), nil
-}
-
-// DeleteSession removes the session; false when it did not exist or had
-// expired.
-func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.sessions[key]
-	if !ok {
-		return false, nil
-	}
-	s.remove(key, ss)
-	return now.Before(ss.expires), nil
-}
-
-// UserSessions returns copies of the user's live sessions, oldest first.
-func (s *Store) UserSessions(ctx context.Context, user string) ([]auth.SessionRecord, error) {
-	now := s.now()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []auth.SessionRecord
-	for key := range s.byUser[user] {
-		if ss := s.sessions[key]; ss != nil && now.Before(ss.expires) {
-			out = append(out, copyRecord(ss.rec))
-		}
-	}
-	slices.SortFunc(out, func(a, b auth.SessionRecord) int { return a.Created.Compare(b.Created) })
-	return out, nil
-}
-
-// DeleteUserSessions removes every session of the user and returns how
-// many were live.
-func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for key := range s.byUser[user] {
-		if ss := s.sessions[key]; ss != nil {
-			if now.Before(ss.expires) {
-				n++
-			}
-			delete(s.sessions, key)
-		}
-	}
-	delete(s.byUser, user)
-	return n, nil
 }
 
 // Ping always succeeds: memory is always there.

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
 // maxCacheEntries bounds each cache table between sweeps; past it the table
@@ -22,10 +20,11 @@ type cache struct {
 	ttl time.Duration // < 0: disabled
 
 	mu    sync.RWMutex
-	jtis  table[bool]               // jti → revoked
-	subs  table[time.Time]          // subject → revoked at
-	sess  table[auth.SessionRecord] // session key (hex hash) → record
-	epoch atomic.Uint64             // moved, under mu, by every invalidation and reset
+	jtis  table[bool]      // jti → revoked
+	subs  table[time.Time] // subject → revoked at
+	sess  table[stored]    // session key (hex hash) → record
+	sepo  table[uint64]    // user → session epoch (sessions.go)
+	epoch atomic.Uint64    // moved, under mu, by every invalidation and reset
 	// healthyUntil is the UNIX nanosecond time until which the
 	// subscription is believed healthy; 0 when it is down.
 	healthyUntil atomic.Int64
@@ -48,7 +47,7 @@ func (t table[V]) sweep(now time.Time) {
 }
 
 func newCache(ttl time.Duration) *cache {
-	return &cache{ttl: ttl, jtis: table[bool]{}, subs: table[time.Time]{}, sess: table[auth.SessionRecord]{}}
+	return &cache{ttl: ttl, jtis: table[bool]{}, subs: table[time.Time]{}, sess: table[stored]{}, sepo: table[uint64]{}}
 }
 
 func (c *cache) usable(now time.Time) bool {
@@ -94,8 +93,12 @@ func (c *cache) sub(sub string, now time.Time) (at time.Time, ok bool) {
 	return get(c, c.subs, sub, now)
 }
 
-func (c *cache) session(key string, now time.Time) (auth.SessionRecord, bool) {
+func (c *cache) session(key string, now time.Time) (stored, bool) {
 	return get(c, c.sess, key, now)
+}
+
+func (c *cache) sessionEpoch(user string, now time.Time) (uint64, bool) {
+	return get(c, c.sepo, user, now)
 }
 
 func (c *cache) putJTI(epoch uint64, jti string, revoked bool, now time.Time) {
@@ -106,8 +109,12 @@ func (c *cache) putSub(epoch uint64, sub string, at, now time.Time) {
 	put(c, c.subs, epoch, sub, at, now)
 }
 
-func (c *cache) putSession(epoch uint64, key string, rec auth.SessionRecord, now time.Time) {
-	put(c, c.sess, epoch, key, rec, now)
+func (c *cache) putSession(epoch uint64, key string, st stored, now time.Time) {
+	put(c, c.sess, epoch, key, st, now)
+}
+
+func (c *cache) putSessionEpoch(epoch uint64, user string, v uint64, now time.Time) {
+	put(c, c.sepo, epoch, user, v, now)
 }
 
 // invalidate drops the answer for a full Redis key of the schema, given
@@ -121,6 +128,8 @@ func (c *cache) invalidate(k keys, key string) {
 		delete(c.subs, sub)
 	} else if sess, ok := strings.CutPrefix(key, k.session); ok {
 		delete(c.sess, sess)
+	} else if user, ok := strings.CutPrefix(key, k.sessionEpoch); ok {
+		delete(c.sepo, user)
 	}
 	c.mu.Unlock()
 }
@@ -132,6 +141,7 @@ func (c *cache) reset() {
 	clear(c.jtis)
 	clear(c.subs)
 	clear(c.sess)
+	clear(c.sepo)
 	c.mu.Unlock()
 }
 
@@ -154,4 +164,5 @@ func (c *cache) sweep(now time.Time) {
 	c.jtis.sweep(now)
 	c.subs.sweep(now)
 	c.sess.sweep(now)
+	c.sepo.sweep(now)
 }

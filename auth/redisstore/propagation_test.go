@@ -125,7 +125,7 @@ func TestOutageAndRecovery(t *testing.T) {
 	r := authtest.StartRedis(t)
 	a, b := twoStores(t, r)
 	ctx := testCtx(t)
-	if err := a.CreateSession(ctx, auth.SessionRecord{Key: "k", User: "u"}, time.Minute); err != nil {
+	if err := a.CreateSession(ctx, auth.SessionRecord{Key: "k", User: "u"}, time.Minute, 0); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := b.JTIRevoked(ctx, "hot"); err != nil || ok {
@@ -237,7 +237,7 @@ func TestSessionDeletePropagatesByPublish(t *testing.T) {
 		{"forced logout", func(string) error { _, err := a.DeleteUserSessions(ctx, "alice"); return err }},
 	} {
 		key := "k-" + del.name
-		if err := a.CreateSession(ctx, auth.SessionRecord{Key: key, User: "alice", Created: time.Now()}, time.Hour); err != nil {
+		if err := a.CreateSession(ctx, auth.SessionRecord{Key: key, User: "alice", Created: time.Now()}, time.Hour, 0); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.TouchSession(ctx, key, time.Hour); err != nil {

@@ -81,12 +81,17 @@ type Store struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	once   sync.Once
+	bg     background // forced-logout cleanups (cleanup.go)
 }
 
 // keys builds every key of the schema by concatenation: user data is never
 // a pattern and never splits into two keys or commands.
 type keys struct {
 	jti, sub, session, userSessions, channel string
+	// sessionIndex is the per-user sorted set of sessions (sessions.go);
+	// sessionEpoch the per-user forced-logout counter. userSessions is
+	// the index of releases before it, no longer written.
+	sessionIndex, sessionEpoch string
 }
 
 func newKeys(prefix string) keys {
@@ -96,6 +101,8 @@ func newKeys(prefix string) keys {
 		session:      prefix + "session:",
 		userSessions: prefix + "user-sessions:",
 		channel:      prefix + "revocations",
+		sessionIndex: prefix + "session-index:",
+		sessionEpoch: prefix + "session-epoch:",
 	}
 }
 
@@ -135,6 +142,7 @@ func New(o Options) (*Store, error) {
 		now: o.Now, log: o.Logger, cache: newCache(o.CacheTTL),
 		ps: rdb.Subscribe(ctx), cancel: cancel,
 	}
+	s.bg.ctx = ctx
 	s.done.Add(2)
 	go s.subscribeLoop(ctx)
 	go s.sweepLoop(ctx)
@@ -178,6 +186,7 @@ func (s *Store) Close() error {
 		s.cancel()
 		_ = s.ps.Close()
 		s.done.Wait()
+		s.bg.wait()
 		err = s.rdb.Close()
 	})
 	return err

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,58 +13,183 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
+// Session keys (prefix omitted):
+//
+//	session:<hash>              the record (JSON of stored), TTL idle, slid at each read
+//	session-index:<gen>:<user>  sorted set of the user's sessions created in
+//	                            epoch gen: member <hash>, score its expiry
+//	                            (UNIX ms); key TTL = the latest member's expiry
+//	session-epoch:<user>        forced-logout counter (INCR), no TTL; a session
+//	                            is valid only while its gen is at least this
+//
+// No command touches two keys (Redis Cluster): the scripts below work on
+// the index alone.
+
 // stored is a session as kept under session:<key>: the record as JSON plus
 // the idle timeout, from which LastSeen is derived when listing:
-// LastSeen = now - (idle - remaining TTL). TouchSession therefore writes
-// nothing but the expiry, and a listed LastSeen is exact as long as the
-// session is always touched with the idle it was created with.
+// LastSeen = now - (idle - remaining TTL), and the user's session epoch
+// when it was created. TouchSession therefore writes nothing but the
+// expiry, and a listed LastSeen is exact as long as the session is always
+// touched with the idle it was created with.
 type stored struct {
 	auth.SessionRecord
 	Idle time.Duration `json:"idle_ns"`
+	Gen  uint64        `json:"gen,omitempty"`
 }
 
-// CreateSession writes session:<rec.Key> with TTL idle and adds rec.Key to
-// user-sessions:<rec.User>. The index has no TTL: stale members are
-// removed when the user's sessions are listed or deleted.
-func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle time.Duration) error {
+// maxEvict bounds how many sessions one CreateSession ends for
+// maxPerUser; an index over the cap by more shrinks over later logins.
+const maxEvict = 1000
+
+// createIndex trims expired members, adds ARGV[1] with score ARGV[2],
+// pushes the key's TTL to at least that expiry, and returns the members
+// (lowest scores first, never ARGV[1]) past the cap ARGV[4] (0: none).
+// ARGV[3] is now in UNIX ms.
+var createIndex = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+local max = tonumber(ARGV[4])
+local n = redis.call('ZCARD', KEYS[1])
+if max <= 0 or n <= max then return {} end
+local over = math.min(n - max, ` + strconv.Itoa(maxEvict) + `)
+local out = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, over)) do
+  if m ~= ARGV[1] and #out < over then out[#out + 1] = m end
+end
+return out`
+
+// touchIndex moves member ARGV[1] to score ARGV[2] if that is later (and
+// adds it when ARGV[4] is "add": a session of an older release), and
+// pushes the key's TTL to at least that expiry. ARGV[3] is now in UNIX ms.
+var touchIndex = `
+if ARGV[4] == 'add' then
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+elseif redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', ARGV[2], ARGV[1]) == 0 then
+  return 0
+end
+local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`
+
+// index is the key of the user's sessions created in epoch gen.
+func (s *Store) index(gen uint64, user string) string {
+	return s.keys.sessionIndex + strconv.FormatUint(gen, 10) + ":" + user
+}
+
+func unixMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// sessionEpoch returns the user's session epoch, from the cache when it
+// may be used.
+func (s *Store) sessionEpoch(ctx context.Context, user string) (uint64, error) {
+	now := time.Now()
+	if v, ok := s.cache.sessionEpoch(user, now); ok {
+		return v, nil
+	}
+	epoch := s.cache.epoch.Load()
+	v, err := s.rdb.Get(ctx, s.keys.sessionEpoch+user).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("read session epoch: %w", err)
+	}
+	s.cache.putSessionEpoch(epoch, user, v, now)
+	return v, nil
+}
+
+// CreateSession writes session:<rec.Key> with TTL idle, stamped with the
+// user's session epoch, and indexes it under session-index:<rec.User>,
+// ending the sessions past maxPerUser (least recently used first, at most
+// maxEvict per call). Two round trips, plus two when sessions are ended.
+func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle time.Duration, maxPerUser int) error {
 	if idle < time.Millisecond {
 		return fmt.Errorf("redisstore: create session: idle timeout %v is under 1ms", idle)
 	}
-	b, err := json.Marshal(stored{SessionRecord: rec, Idle: idle})
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	// The epoch is read afresh, not from the cache: a login just after a
+	// forced logout must not be stamped with the epoch it ended.
+	gen, err := s.rdb.Get(ctx, s.keys.sessionEpoch+rec.User).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: create session: read session epoch: %w", err)
+	}
+	b, err := json.Marshal(stored{SessionRecord: rec, Idle: idle, Gen: gen})
 	if err != nil {
 		return fmt.Errorf("redisstore: create session: %w", err)
 	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
+	now := s.now()
+	idx := s.index(gen, rec.User)
+	var evict *redis.Cmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.keys.session+rec.Key, b, idle)
-		p.SAdd(ctx, s.keys.userSessions+rec.User, rec.Key)
+		evict = p.Eval(ctx, createIndex, []string{idx},
+			rec.Key, unixMS(now.Add(idle)), unixMS(now), maxPerUser)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: create session: %w", err)
 	}
+	over, err := evict.StringSlice()
+	if err != nil {
+		return fmt.Errorf("redisstore: create session: %w", err)
+	}
+	if len(over) > 0 {
+		if err := s.endIndexed(ctx, idx, over); err != nil {
+			return fmt.Errorf("redisstore: end sessions over session.max_per_user: %w", err)
+		}
+	}
 	return nil
 }
 
+// endIndexed deletes the sessions of index members, publishing each, and
+// only then removes the members: a session whose deletion failed stays
+// indexed, to be ended by a later call.
+func (s *Store) endIndexed(ctx context.Context, idx string, members []string) error {
+	rem := make([]any, len(members))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range members {
+			rem[i] = key
+			p.Del(ctx, s.keys.session+key)
+			p.Publish(ctx, s.keys.channel, s.keys.session+key)
+		}
+		return nil
+	})
+	for _, key := range members {
+		s.cache.invalidate(s.keys, s.keys.session+key)
+	}
+	if err != nil {
+		return err
+	}
+	return s.rdb.ZRem(ctx, idx, rem...).Err()
+}
+
 // TouchSession reads the session and resets its TTL to idle in one GETEX,
-// and returns it with LastSeen set to now. A record read within the cache
-// TTL (500 ms by default) is answered locally, without a round trip: a
-// session deleted through any Gatehouse replica is dropped from every
-// replica's cache at once (pub/sub), one deleted or expired otherwise is
-// seen within the cache TTL, and the idle expiry slides at each real read.
+// checks it against the user's session epoch, moves its index entry to the
+// new expiry, and returns it with LastSeen set to now. A record and an
+// epoch read within the cache TTL (500 ms by default) are answered
+// locally, without a round trip: a session or epoch changed through any
+// Gatehouse replica is dropped from every replica's cache at once
+// (pub/sub), one changed otherwise is seen within the cache TTL, and the
+// idle expiry slides at each real read. A real read costs two round trips
+// (the record, then its epoch and index entry).
 func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration) (auth.SessionRecord, error) {
 	if idle < time.Millisecond {
 		return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: idle timeout %v is under 1ms", idle)
 	}
-	now := time.Now()
-	if rec, ok := s.cache.session(key, now); ok {
-		rec.LastSeen = s.now()
-		return rec, nil
-	}
-	epoch := s.cache.epoch.Load()
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	now := time.Now()
+	if st, ok := s.cache.session(key, now); ok {
+		cur, err := s.sessionEpoch(ctx, st.User)
+		if err != nil {
+			return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: %w", err)
+		}
+		if st.Gen < cur {
+			return auth.SessionRecord{}, auth.ErrNotFound
+		}
+		st.LastSeen = s.now()
+		return st.SessionRecord, nil
+	}
+	epoch := s.cache.epoch.Load()
 	b, err := s.rdb.GetEx(ctx, s.keys.session+key, idle).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return auth.SessionRecord{}, auth.ErrNotFound
@@ -76,13 +201,66 @@ func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration
 	if err != nil {
 		return auth.SessionRecord{}, err
 	}
-	s.cache.putSession(epoch, key, st.SessionRecord, now)
+	cur, err := s.touchIndex(ctx, st, idle)
+	if err != nil {
+		return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: %w", err)
+	}
+	if st.Gen < cur {
+		s.dropEnded(ctx, st)
+		return auth.SessionRecord{}, auth.ErrNotFound
+	}
+	s.cache.putSession(epoch, key, st, now)
 	st.LastSeen = s.now()
 	return st.SessionRecord, nil
 }
 
+// touchIndex reads the user's session epoch (unless cached) and moves the
+// session's index entry to its new expiry, in one round trip. A session
+// of an older release (no gen) joins the index here.
+func (s *Store) touchIndex(ctx context.Context, st stored, idle time.Duration) (uint64, error) {
+	now := s.now()
+	mode := "xx"
+	if st.Gen == 0 {
+		mode = "add"
+	}
+	cached, haveEpoch := s.cache.sessionEpoch(st.User, time.Now())
+	epoch := s.cache.epoch.Load()
+	var get *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if !haveEpoch {
+			get = p.Get(ctx, s.keys.sessionEpoch+st.User)
+		}
+		p.Eval(ctx, touchIndex, []string{s.index(st.Gen, st.User)},
+			st.Key, unixMS(now.Add(idle)), unixMS(now), mode)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	if haveEpoch {
+		return cached, nil
+	}
+	v, err := get.Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("read session epoch: %w", err)
+	}
+	s.cache.putSessionEpoch(epoch, st.User, v, time.Now())
+	return v, nil
+}
+
+// dropEnded removes a session found ended by its epoch; a failure is left
+// to the forced logout's cleanup and the session's own expiry.
+func (s *Store) dropEnded(ctx context.Context, st stored) {
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.keys.session+st.Key)
+		p.ZRem(ctx, s.index(st.Gen, st.User), st.Key)
+		return nil
+	})
+}
+
 // DeleteSession removes the session and its index entry, and publishes the
-// deletion so that every replica drops its cached copy.
+// deletion so that every replica drops its cached copy; false when there
+// was none, or a forced logout had ended it.
 func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	defer s.cache.invalidate(s.keys, s.keys.session+key)
 	ctx, cancel := s.callCtx(ctx)
@@ -98,109 +276,160 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return true, err
 	}
+	cur, err := s.sessionEpoch(ctx, st.User)
+	if err != nil {
+		return true, fmt.Errorf("redisstore: delete session: %w", err)
+	}
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Publish(ctx, s.keys.channel, s.keys.session+key)
+		p.ZRem(ctx, s.index(st.Gen, st.User), key)
 		p.SRem(ctx, s.keys.userSessions+st.User, key)
 		return nil
 	})
 	if err != nil {
 		return true, fmt.Errorf("redisstore: delete session index entry: %w", err)
 	}
-	return true, nil
+	return st.Gen >= cur, nil // one a forced logout ended was not live
 }
 
-// UserSessions lists the user's live sessions, oldest first, with LastSeen
-// derived from each session's remaining TTL. It costs two or three round
-// trips: the index, one pipeline of GET and PTTL per session, and an SREM
-// of stale index members if there are any.
-func (s *Store) UserSessions(ctx context.Context, user string) ([]auth.SessionRecord, error) {
+// UserSessions lists one page of the user's live sessions in index order
+// (earliest expiry first), with LastSeen derived from each session's
+// remaining TTL. The cursor is the rank to start from. It costs two round
+// trips (three when the epoch is not cached), and one more to drop the
+// index members of sessions found gone; the first page also trims expired
+// members. Memory is bounded by limit.
+func (s *Store) UserSessions(ctx context.Context, user, cursor string, limit int) ([]auth.SessionRecord, string, error) {
+	from, err := parseCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit = pageLimit(limit)
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	idx := s.keys.userSessions + user
-	members, err := s.rdb.SMembers(ctx, idx).Result()
+	cur, err := s.sessionEpoch(ctx, user)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+		return nil, "", fmt.Errorf("redisstore: list sessions: %w", err)
 	}
-	if len(members) == 0 {
-		return nil, nil
-	}
-	gets := make([]*redis.StringCmd, len(members))
-	ttls := make([]*redis.DurationCmd, len(members))
+	idx := s.index(cur, user)
+	now := s.now()
+	var members *redis.StringSliceCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			gets[i] = p.Get(ctx, s.keys.session+m)
-			ttls[i] = p.PTTL(ctx, s.keys.session+m)
+		if from == 0 {
+			p.ZRemRangeByScore(ctx, idx, "-inf", "("+unixMS(now))
+		}
+		members = p.ZRange(ctx, idx, from, from+int64(limit)) // one more: is there a next page?
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("redisstore: list sessions: %w", err)
+	}
+	keys := members.Val()
+	next := ""
+	if len(keys) > limit {
+		keys = keys[:limit]
+		next = strconv.FormatInt(from+int64(limit), 10)
+	}
+	out, gone, err := s.readPage(ctx, keys, cur, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(gone) > 0 {
+		if err := s.rdb.ZRem(ctx, idx, gone...).Err(); err != nil {
+			return nil, "", fmt.Errorf("redisstore: remove stale session index entries: %w", err)
+		}
+	}
+	return out, next, nil
+}
+
+// readPage reads the records of the sessions keys in one pipeline; gone
+// are the keys whose session no longer exists. Sessions ended by the epoch
+// cur are skipped.
+func (s *Store) readPage(ctx context.Context, keys []string, cur uint64, now time.Time) (out []auth.SessionRecord, gone []any, err error) {
+	gets := make([]*redis.StringCmd, len(keys))
+	ttls := make([]*redis.DurationCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			gets[i] = p.Get(ctx, s.keys.session+key)
+			ttls[i] = p.PTTL(ctx, s.keys.session+key)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("redisstore: list sessions: %w", err)
+		return nil, nil, fmt.Errorf("redisstore: list sessions: %w", err)
 	}
-	now := s.now()
-	var out []auth.SessionRecord
-	var stale []any
-	for i, m := range members {
+	for i, key := range keys {
 		b, err := gets[i].Bytes()
 		if errors.Is(err, redis.Nil) {
-			stale = append(stale, m)
+			gone = append(gone, key)
 			continue
 		}
-		st, err := decode(m, b)
+		st, err := decode(key, b)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if st.Gen < cur {
+			continue // ended by a forced logout; the cleanup removes it
 		}
 		st.LastSeen = lastSeen(st, ttls[i].Val(), now)
 		out = append(out, st.SessionRecord)
 	}
-	if len(stale) > 0 {
-		if err := s.rdb.SRem(ctx, idx, stale...).Err(); err != nil {
-			return nil, fmt.Errorf("redisstore: remove stale session index entries: %w", err)
-		}
-	}
-	slices.SortFunc(out, func(a, b auth.SessionRecord) int { return a.Created.Compare(b.Created) })
-	return out, nil
+	return out, gone, nil
 }
 
-// DeleteUserSessions deletes every session in the user's index, removes
-// those members from the index, and returns how many sessions existed.
-// A session created meanwhile stays (and stays indexed).
-func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error) {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	idx := s.keys.userSessions + user
-	members, err := s.rdb.SMembers(ctx, idx).Result()
-	if err != nil {
-		return 0, fmt.Errorf("redisstore: delete user sessions: %w", err)
-	}
-	if len(members) == 0 {
+func parseCursor(c string) (int64, error) {
+	if c == "" {
 		return 0, nil
 	}
-	dels := make([]*redis.IntCmd, len(members))
-	all := make([]any, len(members))
-	defer func() {
-		for _, m := range members {
-			s.cache.invalidate(s.keys, s.keys.session+m)
-		}
-	}()
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			dels[i] = p.Del(ctx, s.keys.session+m)
-			p.Publish(ctx, s.keys.channel, s.keys.session+m)
-			all[i] = m
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("redisstore: delete user sessions: %w", err)
-	}
-	n := 0
-	for _, d := range dels {
-		n += int(d.Val())
-	}
-	if err := s.rdb.SRem(ctx, idx, all...).Err(); err != nil {
-		return n, fmt.Errorf("redisstore: delete user session index: %w", err)
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != c {
+		return 0, auth.ErrBadCursor
 	}
 	return n, nil
+}
+
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return auth.DefaultSessionPage
+	}
+	return min(limit, auth.MaxSessionPage)
+}
+
+// DeleteUserSessions ends every session of the user: it reads
+// session-epoch:<user>, then in one pipeline counts the live members of
+// that epoch's index and increments the epoch (every session stamped with
+// an older epoch is refused from then on, by every replica: the key is
+// published). The ended records and their index are then deleted in the
+// background, in batches (cleanup.go); an index of an older release (a
+// set) is unlinked.
+func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error) {
+	epochKey := s.keys.sessionEpoch + user
+	defer s.cache.invalidate(s.keys, epochKey)
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	old, err := s.rdb.Get(ctx, epochKey).Uint64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("redisstore: delete user sessions: read session epoch: %w", err)
+	}
+	idx := s.index(old, user)
+	var card, incr *redis.IntCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRemRangeByScore(ctx, idx, "-inf", "("+unixMS(s.now()))
+		card = p.ZCard(ctx, idx)
+		incr = p.Incr(ctx, epochKey)
+		p.Publish(ctx, s.keys.channel, epochKey)
+		p.Unlink(ctx, s.keys.userSessions+user)
+		return nil
+	})
+	if incr.Err() != nil {
+		return 0, fmt.Errorf("redisstore: delete user sessions: %w", incr.Err())
+	}
+	if err != nil {
+		// The epoch moved: every session is ended. The publish or the
+		// count failed; other replicas see the epoch within the cache TTL.
+		s.log.Warn("forced logout: epoch moved, but a companion command failed", "err", err)
+	}
+	s.bg.start(func(ctx context.Context) { s.cleanup(ctx, user, old, uint64(incr.Val())) })
+	return int(card.Val()), nil
 }
 
 func decode(key string, b []byte) (stored, error) {

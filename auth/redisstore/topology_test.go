@@ -34,7 +34,7 @@ func TestClusterMasterLoss(t *testing.T) {
 	keys := make([]string, 30)
 	for i := range keys {
 		keys[i] = string(rune('a'+i%26)) + time.Now().Format("150405.000000000")
-		if err := s.CreateSession(ctx, auth.SessionRecord{Key: keys[i], User: "alice"}, time.Minute); err != nil {
+		if err := s.CreateSession(ctx, auth.SessionRecord{Key: keys[i], User: "alice"}, time.Minute, 0); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
 	}

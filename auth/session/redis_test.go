@@ -30,7 +30,7 @@ func TestRedisStore(t *testing.T) {
 	if id, err := f.auth(h); err != nil || id.User != "alice" {
 		t.Fatalf("Authenticate = %v, %v; want alice", id, err)
 	}
-	recs, err := st.UserSessions(ctx, "alice")
+	recs, _, err := st.UserSessions(ctx, "alice", "", 0)
 	if err != nil || len(recs) != 1 || HandleFor(recs[0].Key) == "" {
 		t.Fatalf("UserSessions = %+v, %v; want one with a handle", recs, err)
 	}
@@ -49,7 +49,7 @@ func TestRedisStore(t *testing.T) {
 	if err := m.Logout(ctx, w, req); err != nil {
 		t.Fatal(err)
 	}
-	if recs, _ := st.UserSessions(ctx, "alice"); len(recs) != 1 {
+	if recs, _, _ := st.UserSessions(ctx, "alice", "", 0); len(recs) != 1 {
 		t.Errorf("sessions after logging one of two out = %d, want 1", len(recs))
 	}
 

@@ -20,6 +20,7 @@ const (
 	DefaultCookieName = "gatehouse_session"
 	DefaultIdle       = 30 * time.Minute
 	DefaultAbsolute   = 12 * time.Hour
+	DefaultMaxPerUser = 100
 )
 
 // maxUserAgent bounds the User-Agent kept with a session.
@@ -56,6 +57,9 @@ type Options struct {
 	// Absolute ends a session this long after login however it is used;
 	// 0 means DefaultAbsolute.
 	Absolute time.Duration
+	// MaxPerUser caps a user's sessions: a login beyond it ends that
+	// user's least recently used sessions; 0 means DefaultMaxPerUser.
+	MaxPerUser int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ClientIP returns the client address recorded with a new session; nil
@@ -96,6 +100,9 @@ func New(o Options) *Manager {
 	}
 	if o.Absolute <= 0 {
 		o.Absolute = DefaultAbsolute
+	}
+	if o.MaxPerUser <= 0 {
+		o.MaxPerUser = DefaultMaxPerUser
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -264,7 +271,7 @@ func (m *Manager) Login(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			rec.Credential = fp
 		}
 	}
-	if err := m.o.Store.CreateSession(ctx, rec, m.o.Idle); err != nil {
+	if err := m.o.Store.CreateSession(ctx, rec, m.o.Idle, m.o.MaxPerUser); err != nil {
 		return unavailable("session store unavailable", err)
 	}
 	http.SetCookie(w, m.cookie(id, int(m.o.Absolute/time.Second)))

@@ -115,7 +115,7 @@ func TestLoginCookieAndIdentity(t *testing.T) {
 	if v, _ := id.Claim("groups"); len(v.([]any)) != 2 {
 		t.Errorf("groups claim = %v, want 2 groups", v)
 	}
-	recs, _ := f.store.UserSessions(context.Background(), "alice")
+	recs, _, _ := f.store.UserSessions(context.Background(), "alice", "", 0)
 	if len(recs) != 1 || recs[0].Key == c.Value || strings.Contains(recs[0].Key, c.Value) {
 		t.Errorf("stored sessions = %+v: want one, keyed by a hash of the ID", recs)
 	}
@@ -215,7 +215,7 @@ func TestAbsoluteTimeout(t *testing.T) {
 	if id, err := f.auth(h); id != nil || !errors.Is(err, auth.ErrInvalid) {
 		t.Errorf("after absolute timeout: %v, %v; want nil, ErrInvalid", id, err)
 	}
-	if recs, _ := f.store.UserSessions(context.Background(), "alice"); len(recs) != 0 {
+	if recs, _, _ := f.store.UserSessions(context.Background(), "alice", "", 0); len(recs) != 0 {
 		t.Errorf("timed-out session still stored: %d", len(recs))
 	}
 }

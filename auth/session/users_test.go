@@ -103,7 +103,7 @@ func TestSessionOfRemovedUserEnds(t *testing.T) {
 	c := f.login(t, alice)
 	cookie := c.Name + "=" + c.Value
 	f.mustAuth(t, cookie)
-	recs, _ := f.store.UserSessions(context.Background(), "alice")
+	recs, _, _ := f.store.UserSessions(context.Background(), "alice", "", 0)
 	if len(recs) != 1 || recs[0].Credential == "" || strings.Contains(f.aliceHash, recs[0].Credential) {
 		t.Fatalf("stored session = %+v: want a credential fingerprint that is not (part of) the hash", recs)
 	}
@@ -112,7 +112,7 @@ func TestSessionOfRemovedUserEnds(t *testing.T) {
 	// The record stays: a replica with older users files than the
 	// session's must not delete it (the reload that removes a user deletes
 	// their sessions, see cmd/gatehouse).
-	if recs, _ := f.store.UserSessions(context.Background(), "alice"); len(recs) != 1 {
+	if recs, _, _ := f.store.UserSessions(context.Background(), "alice", "", 0); len(recs) != 1 {
 		t.Errorf("the refused session's record: %d in the store, want it kept", len(recs))
 	}
 }
@@ -158,7 +158,7 @@ func TestSessionWithoutCredentialIsNotChecked(t *testing.T) {
 	id, key := newID()
 	now := f.clock.Now()
 	rec := auth.SessionRecord{Key: key, User: "carol", Groups: []string{"sso"}, Created: now, LastSeen: now}
-	if err := f.store.CreateSession(context.Background(), rec, time.Hour); err != nil {
+	if err := f.store.CreateSession(context.Background(), rec, time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	got := f.mustAuth(t, DefaultCookieName+"="+id)

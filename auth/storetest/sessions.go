@@ -31,7 +31,7 @@ func record(id, user string, c *Clock) auth.SessionRecord {
 
 func create(t *testing.T, s auth.Store, rec auth.SessionRecord, idle time.Duration) {
 	t.Helper()
-	if err := s.CreateSession(ctx(t), rec, idle); err != nil {
+	if err := s.CreateSession(ctx(t), rec, idle, 0); err != nil {
 		t.Fatalf("CreateSession(user %.40q): %v", rec.User, err)
 	}
 }
@@ -78,7 +78,7 @@ func testSessionLifecycle(t *testing.T, s auth.Store, c *Clock) {
 	if err != nil || ok {
 		t.Errorf("DeleteSession again = %v, %v; want false, nil", ok, err)
 	}
-	list, err := s.UserSessions(ctx(t), "alice")
+	list, _, err := s.UserSessions(ctx(t), "alice", "", 0)
 	if err != nil || len(list) != 0 {
 		t.Errorf("UserSessions after delete = %d sessions, %v; want 0, nil", len(list), err)
 	}
@@ -93,7 +93,7 @@ func testSessionIdleExpiry(t *testing.T, s auth.Store, c *Clock) {
 	}
 	c.Pass(1600 * time.Millisecond)
 	mustNotFound(t, s, short.Key)
-	list, err := s.UserSessions(ctx(t), "alice")
+	list, _, err := s.UserSessions(ctx(t), "alice", "", 0)
 	if err != nil || len(list) != 1 || list[0].Key != long.Key {
 		t.Errorf("UserSessions = %+v, %v; want only the long session", list, err)
 	}
@@ -112,7 +112,7 @@ func testSessionTouchSlides(t *testing.T, s auth.Store, c *Clock) {
 			t.Fatalf("TouchSession %d after 700ms: %v (expiry did not slide)", i, err)
 		}
 	}
-	list, err := s.UserSessions(ctx(t), "alice")
+	list, _, err := s.UserSessions(ctx(t), "alice", "", 0)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("UserSessions = %d sessions, %v; want 1, nil", len(list), err)
 	}
@@ -123,7 +123,7 @@ func testSessionTouchSlides(t *testing.T, s auth.Store, c *Clock) {
 
 func testUserSessions(t *testing.T, s auth.Store, c *Clock) {
 	for _, user := range []string{"nobody", "alice"} {
-		list, err := s.UserSessions(ctx(t), user)
+		list, _, err := s.UserSessions(ctx(t), user, "", 0)
 		if err != nil || len(list) != 0 {
 			t.Errorf("UserSessions(%q) with none = %d, %v; want 0, nil", user, len(list), err)
 		}
@@ -140,7 +140,7 @@ func testUserSessions(t *testing.T, s auth.Store, c *Clock) {
 	}
 	bob := record("b1", "bob", c)
 	create(t, s, bob, time.Minute)
-	list, err := s.UserSessions(ctx(t), "alice")
+	list, _, err := s.UserSessions(ctx(t), "alice", "", 0)
 	if err != nil {
 		t.Fatalf("UserSessions: %v", err)
 	}
@@ -192,7 +192,7 @@ func testWeirdUsersAndKeys(t *testing.T, s auth.Store, c *Clock) {
 		sameRecord(t, got, rec)
 	}
 	for _, user := range weird {
-		list, err := s.UserSessions(ctx(t), user)
+		list, _, err := s.UserSessions(ctx(t), user, "", 0)
 		if err != nil || len(list) != 1 || list[0].User != user {
 			t.Errorf("UserSessions(%.40q) = %d sessions, %v; want its 1, nil", user, len(list), err)
 		}
@@ -203,7 +203,7 @@ func testWeirdUsersAndKeys(t *testing.T, s auth.Store, c *Clock) {
 			t.Errorf("DeleteUserSessions(%.40q) = %d, %v; want 1, nil", user, n, err)
 		}
 	}
-	list, err := s.UserSessions(ctx(t), "alice")
+	list, _, err := s.UserSessions(ctx(t), "alice", "", 0)
 	if err != nil || len(list) != 1 || !strings.EqualFold(list[0].User, "alice") {
 		t.Errorf("UserSessions(alice) after deleting the weird users = %d, %v; want 1, nil", len(list), err)
 	}

@@ -47,6 +47,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SessionTouchSlides", testSessionTouchSlides},
 		{"UserSessions", testUserSessions},
 		{"WeirdUsersAndKeys", testWeirdUsersAndKeys},
+		{"ForcedLogoutEpoch", testForcedLogoutEpoch},
+		{"MaxPerUser", testMaxPerUser},
+		{"SessionPages", testSessionPages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -133,23 +133,44 @@ func sessionsCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		fmt.Fprintf(stdout, "deleted %d sessions of %s\n", out.Deleted, *user)
 		return nil
 	}
-	var out struct {
-		Sessions []struct {
-			ID        string `json:"id"`
-			User      string `json:"user"`
-			Created   int64  `json:"created"`
-			LastSeen  int64  `json:"last_seen"`
-			IP        string `json:"ip"`
-			UserAgent string `json:"user_agent"`
-		} `json:"sessions"`
-	}
-	if err := c.call(ctx, http.MethodGet, path, nil, &out); err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", "ID", "CREATED", "LAST SEEN", "IP", "USER AGENT")
-	for _, s := range out.Sessions {
-		fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
+	return listSessionPages(ctx, c, path, stdout)
+}
+
+// maxCLIPages bounds how many pages `gatehouse sessions` follows.
+const maxCLIPages = 1000
+
+// listSessionPages prints every page of GET path, following "next".
+func listSessionPages(ctx context.Context, c *adminClient, path string, stdout io.Writer) error {
+	cursor := ""
+	for range maxCLIPages {
+		var out struct {
+			Sessions []struct {
+				ID        string `json:"id"`
+				User      string `json:"user"`
+				Created   int64  `json:"created"`
+				LastSeen  int64  `json:"last_seen"`
+				IP        string `json:"ip"`
+				UserAgent string `json:"user_agent"`
+			} `json:"sessions"`
+			Next string `json:"next"`
+		}
+		page := path + "&limit=200"
+		if cursor != "" {
+			page += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := c.call(ctx, http.MethodGet, page, nil, &out); err != nil {
+			return err
+		}
+		for _, s := range out.Sessions {
+			fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
+		}
+		if out.Next == "" {
+			return nil
+		}
+		cursor = out.Next
 	}
+	fmt.Fprintf(stdout, "(more sessions not shown after %d pages)\n", maxCLIPages)
 	return nil
 }
 

@@ -96,7 +96,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
 		SameSite: sameSite(cfg.Session.SameSite), Domain: cfg.Session.Domain,
 		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
-		ClientIP: httpx.ClientIP, Logger: s.log,
+		MaxPerUser: cfg.Session.MaxPerUser,
+		ClientIP:   httpx.ClientIP, Logger: s.log,
 	})
 	reserved, err := s.reserved(ctx, cfg, g)
 	if err != nil {

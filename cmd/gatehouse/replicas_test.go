@@ -201,8 +201,8 @@ func measureSessionMemory(t *testing.T, r *authtest.Redis) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := rdb.MemoryUsage(ctx, "gatehouse:user-sessions:alice").Result()
-	t.Logf("MEMORY USAGE: session key %d bytes; user-sessions index %d bytes (%d sessions)", n, idx, len(keys))
+	idx, _ := rdb.MemoryUsage(ctx, "gatehouse:session-index:0:alice").Result()
+	t.Logf("MEMORY USAGE: session key %d bytes; session index %d bytes (%d sessions)", n, idx, len(keys))
 	if n <= 0 || n > 2048 {
 		t.Errorf("a session key takes %d bytes, want 1..2048", n)
 	}

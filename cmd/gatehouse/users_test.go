@@ -46,7 +46,7 @@ func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 	for _, u := range []string{"alice", "bob"} {
 		now := time.Now()
 		rec := auth.SessionRecord{Key: u + "-session", User: u, Created: now.Add(-time.Minute), LastSeen: now}
-		if err := st.CreateSession(ctx, rec, time.Hour); err != nil {
+		if err := st.CreateSession(ctx, rec, time.Hour, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,7 +59,7 @@ func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		at, _ := st.SubjectRevokedAt(ctx, "bob")
-		left, _ := st.UserSessions(ctx, "bob")
+		left, _, _ := st.UserSessions(ctx, "bob", "", 0)
 		if !at.IsZero() && len(left) == 0 {
 			break
 		}
@@ -71,7 +71,7 @@ func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
 	if at, _ := st.SubjectRevokedAt(ctx, "alice"); !at.IsZero() {
 		t.Error("alice, in both files, was revoked")
 	}
-	if left, _ := st.UserSessions(ctx, "alice"); len(left) != 1 {
+	if left, _, _ := st.UserSessions(ctx, "alice", "", 0); len(left) != 1 {
 		t.Errorf("alice has %d sessions, want her 1", len(left))
 	}
 }

@@ -22,10 +22,11 @@ import (
 // satisfies it.
 type APIStore interface {
 	auth.RevocationStore
-	// UserSessions lists the user's live sessions.
-	UserSessions(ctx context.Context, user string) ([]auth.SessionRecord, error)
-	// DeleteUserSessions removes every session of the user and returns how
-	// many there were.
+	// UserSessions lists one page of the user's live sessions (see
+	// auth.SessionStore).
+	UserSessions(ctx context.Context, user, cursor string, limit int) ([]auth.SessionRecord, string, error)
+	// DeleteUserSessions ends every session of the user in one step and
+	// returns how many were live.
 	DeleteUserSessions(ctx context.Context, user string) (int, error)
 	// DeleteSession removes one session; false when it did not exist.
 	DeleteSession(ctx context.Context, key string) (bool, error)

@@ -1,14 +1,13 @@
 package admin
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
@@ -150,14 +149,53 @@ type sessionView struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// listSessions serves GET /admin/sessions?user=U, oldest session first.
+// sessionList is GET /admin/sessions' answer; Next, when set, is the
+// cursor of the next page.
+type sessionList struct {
+	Sessions []sessionView `json:"sessions"`
+	Next     string        `json:"next,omitempty"`
+}
+
+// pageParams reads limit= (1..auth.MaxSessionPage, default
+// auth.DefaultSessionPage) and cursor= (opaque, from a previous "next"),
+// or answers 400.
+func pageParams(c *call) (cursor string, limit int, ok bool) {
+	q := c.r.URL.Query()
+	limit = auth.DefaultSessionPage
+	if ls := q["limit"]; len(ls) > 0 {
+		n, err := strconv.Atoi(ls[0])
+		if len(ls) != 1 || err != nil || n < 1 || n > auth.MaxSessionPage {
+			c.fail(http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit must be one whole number from 1 to %d", auth.MaxSessionPage))
+			return "", 0, false
+		}
+		limit = n
+	}
+	if cs := q["cursor"]; len(cs) > 1 {
+		c.fail(http.StatusBadRequest, "invalid_request", `give at most one cursor= (the "next" of the previous page)`)
+		return "", 0, false
+	} else if len(cs) == 1 {
+		cursor = cs[0]
+	}
+	return cursor, limit, true
+}
+
+// listSessions serves GET /admin/sessions?user=U[&limit=N][&cursor=C]:
+// one page, least recently used session first.
 func (a *api) listSessions(c *call) {
 	c.action = "list_sessions"
 	user, ok := userParam(c)
 	if !ok {
 		return
 	}
-	recs, err := a.store.UserSessions(c.r.Context(), user)
+	cursor, limit, ok := pageParams(c)
+	if !ok {
+		return
+	}
+	recs, next, err := a.store.UserSessions(c.r.Context(), user, cursor, limit)
+	if errors.Is(err, auth.ErrBadCursor) {
+		c.fail(http.StatusBadRequest, "invalid_request", `cursor is not one this API gave; start without it, then pass each page's "next"`)
+		return
+	}
 	if err != nil {
 		c.unavailable(err)
 		return
@@ -166,9 +204,8 @@ func (a *api) listSessions(c *call) {
 	for _, rec := range recs {
 		out = append(out, view(rec))
 	}
-	slices.SortStableFunc(out, func(x, y sessionView) int { return cmp.Compare(x.Created, y.Created) })
-	c.set(slog.Int("count", len(out)))
-	c.ok(map[string][]sessionView{"sessions": out})
+	c.set(slog.Int("count", len(out)), slog.Bool("more", next != ""))
+	c.ok(sessionList{Sessions: out, Next: next})
 }
 
 func view(rec auth.SessionRecord) sessionView {
@@ -202,21 +239,22 @@ func (a *api) deleteSession(c *call, handle string) {
 	c.action = "delete_session"
 	key, ok := session.KeyForHandle(handle)
 	if !ok {
-		c.set(slog.Int("count", 0))
+		c.set(slog.String("session", "unknown"), slog.Int("count", 0))
 		c.fail(http.StatusNotFound, "not_found", "no such session")
 		return
 	}
-	c.set(slog.String("session", handle))
 	found, err := a.store.DeleteSession(c.r.Context(), key)
 	if err != nil {
 		c.unavailable(err)
 		return
 	}
 	if !found {
-		c.set(slog.Int("count", 0))
+		// An unknown handle may be a pasted cookie value: not logged.
+		c.set(slog.String("session", "unknown"), slog.Int("count", 0))
 		c.fail(http.StatusNotFound, "not_found", "no such session")
 		return
 	}
+	c.set(slog.String("session", handle))
 	a.countRevocations("session", 1)
 	c.set(slog.Int("count", 1))
 	c.ok(map[string]int{"deleted": 1})

@@ -256,7 +256,7 @@ func addSession(t *testing.T, s auth.Store, user, secret string, created time.Ti
 	sum := sha256.Sum256([]byte(secret))
 	key := hex.EncodeToString(sum[:])
 	rec := auth.SessionRecord{Key: key, User: user, Created: created, LastSeen: created, IP: "192.0.2.7", UserAgent: "test/1"}
-	if err := s.CreateSession(context.Background(), rec, time.Hour); err != nil {
+	if err := s.CreateSession(context.Background(), rec, time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	return key
