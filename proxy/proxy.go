@@ -74,7 +74,7 @@ type Options struct {
 	BodyTimeout time.Duration
 	// StripHeaders are removed from every client request before it goes
 	// upstream, on every route, in any letter case and with "_" for "-"
-	// (server: strip_headers). Nil: only the identity headers are.
+	// (config key strip_headers). Nil: only the identity headers are.
 	StripHeaders []string
 	// ProtectedCookies are Gatehouse's own cookie names (the session and
 	// CSRF cookies): a Set-Cookie from the upstream for one of them is
@@ -90,24 +90,25 @@ type Options struct {
 // Handler is the proxy listener's handler. It is immutable after New and safe
 // for concurrent use; a config reload builds a new Handler.
 type Handler struct {
-	routes      []*route
-	headers     Headers
-	strip       stripper
+	routes    []*route
+	headers   Headers
+	strip     stripper
+	trusted   []netip.Prefix
+	bearer    BearerVerifier
+	sessions  SessionAuthenticator
+	assert    AssertionSigner
+	reserved  http.Handler
+	allowOnSE bool
+	fwd       *forwarder
+	m         *metrics.Metrics
+	log       *slog.Logger
+	csrf      *http.CrossOriginProtection
+	refused   *route // metric children for _refused, _unmatched, _gatehouse
+	unmatched *route
+	gatehouse *route
+
 	cookies     map[string]struct{} // lower-cased Options.ProtectedCookies
 	bodyTimeout time.Duration
-	trusted     []netip.Prefix
-	bearer      BearerVerifier
-	sessions    SessionAuthenticator
-	assert      AssertionSigner
-	reserved    http.Handler
-	allowOnSE   bool
-	fwd         *forwarder
-	m           *metrics.Metrics
-	log         *slog.Logger
-	csrf        *http.CrossOriginProtection
-	refused     *route // metric children for _refused, _unmatched, _gatehouse
-	unmatched   *route
-	gatehouse   *route
 }
 
 // New compiles the routes and builds the forwarder.
@@ -152,8 +153,9 @@ type exchange struct {
 	start     time.Time
 	upStart   time.Time
 	outcome   string
-	path      string      // the merged path the route was matched on
-	body      *clientBody // nil: the request has no body
+	path      string // the merged path the route was matched on
+
+	body *clientBody // nil: the request has no body
 }
 
 type exchangeKey struct{}
