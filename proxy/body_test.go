@@ -105,7 +105,7 @@ func TestIssue9StalledBodyIsCut(t *testing.T) {
 
 // TestIssue9SlowButSteadyBodyPasses: the timeout is per silence, not per body.
 func TestIssue9SlowButSteadyBodyPasses(t *testing.T) {
-	const timeout = 600 * time.Millisecond
+	const timeout = time.Second
 	u, _ := bodyUpstream(t)
 	hs := newHarness(t, func(o *Options) {
 		o.BodyTimeout = timeout
@@ -117,8 +117,8 @@ func TestIssue9SlowButSteadyBodyPasses(t *testing.T) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	_, _ = conn.Write([]byte("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"))
-	for range 12 { // 12 × 100 ms: longer than the timeout in total
+	_, _ = conn.Write([]byte("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n"))
+	for range 15 { // 15 × 100 ms: longer than the timeout in total
 		time.Sleep(100 * time.Millisecond)
 		_, _ = conn.Write([]byte("z"))
 	}
@@ -128,11 +128,11 @@ func TestIssue9SlowButSteadyBodyPasses(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || string(b) != strings.Repeat("z", 12) {
+	if resp.StatusCode != http.StatusOK || string(b) != strings.Repeat("z", 15) {
 		t.Errorf("status %d body %q, want 200 with the whole body", resp.StatusCode, b)
 	}
 	// The connection is reusable: no deadline left behind.
-	time.Sleep(2 * timeout)
+	time.Sleep(timeout + 200*time.Millisecond)
 	_, _ = conn.Write([]byte("GET /again HTTP/1.1\r\nHost: x\r\n\r\n"))
 	resp, err = http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
