@@ -67,6 +67,8 @@ func TestIssue9ValidateRouteHost(t *testing.T) {
 	runValidateCases(t, []validateCase{
 		{"trailing dot and case ok", func(c *Config) { c.Routes[0].Match.Host = "Internal.Example.com." }, nil},
 		{"ipv6 ok", func(c *Config) { c.Routes[0].Match.Host = "[::1]" }, nil},
+		{"brackets not ipv6", func(c *Config) { c.Routes[0].Match.Host = "[app.example]" },
+			[]string{`routes[0].match.host: "[app.example]": brackets are for IPv6 addresses only, e.g. "[::1]"`}},
 		{"only dots", func(c *Config) { c.Routes[0].Match.Host = ".." },
 			[]string{`routes[0].match.host: ".." is empty once trailing dots are removed; write e.g. "app.example.com"`}},
 	})

@@ -88,7 +88,7 @@ func TestIssue9HostNormalizedBeforeMatching(t *testing.T) {
 func TestNormalizeHost(t *testing.T) {
 	for in, want := range map[string]string{
 		"Example.COM": "example.com", "example.com.:443": "example.com", "a..": "a", "[::1]:80": "::1",
-		"[FE80::1]": "fe80::1", "::1": "::1", ".": "", ":80": "", "": "", "[::1": "", "[::1]:x": "",
+		"[FE80::1]": "fe80::1", "::1": "::1", ".": "", ":80": "", "": "", "[::1": "", "[::1]:x": "", "[a.]": "", "[1.2.3.4]": "",
 	} {
 		if got := normalizeHost(in); got != want {
 			t.Errorf("normalizeHost(%q) = %q, want %q", in, got, want)
@@ -234,4 +234,18 @@ func TestIssue9ErrorBodiesHaveAllMembers(t *testing.T) {
 	check("bad chunking", hs.rawDo("POST /public/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"), 400)
 	hsNil := newHarness(t, nil)
 	check("no reserved handler", hsNil.do("GET", "/.gatehouse/nope"), 404)
+}
+
+// FuzzNormalizeHost: any Host header gives a lower-case host without
+// trailing dots, or "" (refused), and never panics.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"Internal.example.com.:80", "[::1]:8080", "..", ":80", "[::1", "[::1]x", "a:b:c", "[]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		got := normalizeHost(host)
+		if got != strings.ToLower(got) || strings.HasSuffix(got, ".") {
+			t.Errorf("normalizeHost(%q) = %q", host, got)
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package proxy
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // refusePath reports why a request target's raw path must be refused before
 // any route is matched, or "" when it is acceptable. Refusing, rather than
@@ -72,7 +75,8 @@ func refuseMethod(m string) string {
 // ("Internal.example.com.:80" → "internal.example.com", "[::1]:8080" →
 // "::1"). An upstream such as nginx resolves "example.com." to the same
 // virtual host as "example.com", so matching must too. It returns "" when
-// nothing is left (".", ":80", "") or the host is malformed ("[::1").
+// nothing is left (".", ":80", "") or the host is malformed ("[::1",
+// brackets around something other than an IPv6 address).
 func normalizeHost(host string) string {
 	host = strings.ToLower(host)
 	if strings.HasPrefix(host, "[") {
@@ -81,6 +85,9 @@ func normalizeHost(host string) string {
 			return ""
 		}
 		if rest := host[end+1:]; rest != "" && (rest[0] != ':' || !allDigits(rest[1:])) {
+			return ""
+		}
+		if a, err := netip.ParseAddr(host[1:end]); err != nil || !a.Is6() {
 			return ""
 		}
 		return host[1:end]
