@@ -20,7 +20,10 @@ type Config struct {
 	Session         Session  `koanf:"session"`
 	JWT             JWT      `koanf:"jwt"`
 	IdentityHeaders Headers  `koanf:"identity_headers"`
-	Routes          []Route  `koanf:"routes"`
+	// StripHeaders are removed from every client request before it goes
+	// upstream, on every route (any letter case, "_" for "-").
+	StripHeaders []string `koanf:"strip_headers"`
+	Routes       []Route  `koanf:"routes"`
 }
 
 // Server holds the proxy listener's timeouts and limits.
@@ -30,6 +33,9 @@ type Server struct {
 	MaxHeaderBytes    int           `koanf:"max_header_bytes"`
 	UpstreamTimeout   time.Duration `koanf:"upstream_timeout"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	// BodyTimeout cuts a request body that sends nothing for this long
+	// (slow-body guard); 0 turns the guard off.
+	BodyTimeout time.Duration `koanf:"body_timeout"`
 }
 
 // Admin is the admin listener: metrics, health and the admin API.
@@ -166,6 +172,7 @@ func Default() Config {
 			MaxHeaderBytes:    32768,
 			UpstreamTimeout:   60 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
+			BodyTimeout:       30 * time.Second,
 		},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Store: Store{
@@ -203,5 +210,16 @@ func Default() Config {
 			Groups: "X-Auth-Groups",
 			Method: "X-Auth-Method",
 		},
+		StripHeaders: DefaultStripHeaders(),
+	}
+}
+
+// DefaultStripHeaders is strip_headers' default: request headers that some
+// upstream frameworks believe (method and URL overrides, client IPs, remote
+// users) and that no client should be able to set.
+func DefaultStripHeaders() []string {
+	return []string{
+		"X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method", "X-Original-URL",
+		"X-Rewrite-URL", "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "Remote-User", "X-Forwarded-User",
 	}
 }

@@ -33,6 +33,7 @@ func (c *Config) Validate() error {
 	c.validateSession(&p)
 	c.validateJWT(&p)
 	c.validateHeaders(&p)
+	validateStripHeaders(&p, c.StripHeaders)
 	c.validateRoutes(&p)
 	return p.err()
 }
@@ -42,6 +43,9 @@ func (c *Config) validateServer(p *problems) {
 	positive(p, "server.idle_timeout", c.Server.IdleTimeout)
 	positive(p, "server.upstream_timeout", c.Server.UpstreamTimeout)
 	positive(p, "server.shutdown_timeout", c.Server.ShutdownTimeout)
+	if c.Server.BodyTimeout < 0 {
+		p.add("server.body_timeout", "%s is negative; write e.g. \"30s\", or 0 to turn the guard off", c.Server.BodyTimeout)
+	}
 	if c.Server.MaxHeaderBytes < 1 {
 		p.add("server.max_header_bytes", "%d is not positive; write e.g. 32768", c.Server.MaxHeaderBytes)
 	}
@@ -140,6 +144,26 @@ func (c *Config) validateHeaders(p *problems) {
 	check("identity_headers.assertion", h.Assertion, false)
 	if h.Assertion != "" && c.JWT.Issue.SigningKeyFile == "" {
 		p.add("identity_headers.assertion", "is set, but jwt.issue.signing_key_file is empty; the assertion is signed with that key")
+	}
+}
+
+// unstrippable are headers strip_headers may not name: Gatehouse needs them
+// to frame or route the request, or sets them itself after stripping.
+var unstrippable = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "te": true,
+	"trailer": true, "upgrade": true, "x-request-id": true,
+	"x-forwarded-for": true, "x-forwarded-proto": true, "x-forwarded-host": true,
+}
+
+func validateStripHeaders(p *problems, names []string) {
+	for i, name := range names {
+		path := index("strip_headers", i)
+		switch {
+		case !isToken(name):
+			p.add(path, "%q is not a valid header name", name)
+		case unstrippable[strings.ReplaceAll(strings.ToLower(name), "_", "-")]:
+			p.add(path, "%q cannot be stripped: Gatehouse needs it to frame or forward the request, or sets it itself", name)
+		}
 	}
 }
 

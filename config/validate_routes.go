@@ -67,10 +67,14 @@ func validateMatch(p *problems, path string, m Match) {
 		}
 	}
 	if m.Host != "" {
-		if strings.ContainsAny(m.Host, "/ @") {
+		if strings.Trim(m.Host, ".") == "" {
+			p.add(path+".host", "%q is empty once trailing dots are removed; write e.g. \"app.example.com\"", m.Host)
+		} else if strings.ContainsAny(m.Host, "/ @") {
 			p.add(path+".host", "%q is not a host name; write e.g. \"app.example.com\"", m.Host)
 		} else if strings.Contains(m.Host, ":") && !isIPv6(m.Host) {
 			p.add(path+".host", "%q has a port; hosts are matched without the port, write e.g. \"app.example.com\"", m.Host)
+		} else if strings.ContainsAny(m.Host, "[]") && !isIPv6(m.Host) {
+			p.add(path+".host", "%q: brackets are for IPv6 addresses only, e.g. \"[::1]\"", m.Host)
 		}
 	}
 }

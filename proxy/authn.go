@@ -46,9 +46,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, x *exchange)
 		return false
 	}
 	if !viaBearer {
-		// Cookie-authenticated state changes must come from our own origin
-		// (CSRF); Bearer requests cannot be forged by a browser.
-		if err := h.csrf.Check(r); err != nil {
+		// Cookie-authenticated state changes and WebSocket handshakes
+		// must come from our own origin (CSRF, cross-site WebSocket
+		// hijacking); Bearer requests cannot be forged by a browser.
+		if err := h.crossOrigin(r); err != nil {
 			x.outcome = metrics.OutcomeForbidden
 			httpx.WriteError(w, r, http.StatusForbidden, "forbidden", "cross-origin request refused")
 			return false

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,13 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 	out := pr.Out.Header
 	h.strip.strip(out)
+	// ServeHTTP's dropUpgrade left at most "Upgrade: websocket", which
+	// ReverseProxy re-added after removing hop-by-hop headers; make sure.
+	out.Del("Http2-Settings")
+	if up := out.Get("Upgrade"); up != "" && !strings.EqualFold(up, "websocket") {
+		out.Del("Upgrade")
+		out.Del("Connection")
+	}
 	if !x.route.ForwardAuthorization {
 		out.Del("Authorization")
 	}
@@ -119,21 +127,79 @@ func (f *forwarder) modifyResponse(resp *http.Response) error {
 	if c := resp.StatusCode / 100; c >= 1 && c <= 5 {
 		x.route.upCodes[c].Inc()
 	}
+	if f.dropProtectedCookies(resp.Header) {
+		f.h.log.WarnContext(resp.Request.Context(), "upstream Set-Cookie for a Gatehouse cookie removed",
+			"request_id", x.requestID, "route", x.route.Name)
+	}
 	return nil
 }
 
-// errorHandler answers when the upstream could not be reached or timed out:
-// 504 for a timeout, 502 otherwise, and nothing for a client that left.
+// dropProtectedCookies removes the Set-Cookie lines that would set one of
+// Gatehouse's own cookies (session, CSRF) in the client, so that an
+// upstream cannot fix a victim's session. It reports whether it removed any.
+func (f *forwarder) dropProtectedCookies(h http.Header) bool {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 || len(f.h.cookies) == 0 {
+		return false
+	}
+	kept := make([]string, 0, len(lines))
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, "=")
+		if _, ours := f.h.cookies[strings.ToLower(strings.TrimSpace(name))]; !ours {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == len(lines) {
+		return false
+	}
+	if len(kept) == 0 {
+		delete(h, "Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
+	return true
+}
+
+// cookieSet folds cookie names for dropProtectedCookies. Names are compared
+// ignoring case: a lenient cookie parser must not be the way around it.
+func cookieSet(names []string) map[string]struct{} {
+	s := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		if n != "" {
+			s[strings.ToLower(n)] = struct{}{}
+		}
+	}
+	return s
+}
+
+// errorHandler answers when the round trip failed: 408 for a request body
+// that stalled past server.body_timeout, nothing for a client that left,
+// 400 for a malformed body (bad chunking), and for the upstream's own
+// failures 504 on a timeout, 502 otherwise.
 func (f *forwarder) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	x := r.Context().Value(exchangeKey{}).(*exchange)
+	berr := x.body.readErr()
+	var ne net.Error
+	if berr != nil && errors.As(berr, &ne) && ne.Timeout() {
+		// A stall past server.body_timeout: the client's fault, not the
+		// upstream's (the server has cancelled the context by now).
+		f.h.log.InfoContext(r.Context(), "request body timed out", "request_id", x.requestID, "route", x.route.Name)
+		httpx.WriteError(w, r, http.StatusRequestTimeout, "request_timeout", "the request body sent nothing for too long")
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		if sw, ok := w.(*statusWriter); ok {
 			sw.status = 499 // client closed the request; nothing to send
 		}
 		return
 	}
+	if berr != nil {
+		// The client's body broke (bad chunking, cut short).
+		f.h.log.InfoContext(r.Context(), "request body error", "request_id", x.requestID, "route", x.route.Name, "error", berr)
+		httpx.WriteError(w, r, http.StatusBadRequest, "bad_request", "the request body is malformed or was cut short")
+		return
+	}
 	status, code, desc := http.StatusBadGateway, "bad_gateway", "the upstream could not be reached"
-	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		status, code, desc = http.StatusGatewayTimeout, "gateway_timeout", "the upstream did not answer in time"
 	}

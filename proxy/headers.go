@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -10,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
 // Headers names the identity headers Gatehouse sets upstream. Empty names
@@ -153,9 +152,7 @@ func requestID(client string) string {
 			return client
 		}
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return httpx.NewRequestID()
 }
 
 // clientIP decides who the client is: the peer, unless the peer is a

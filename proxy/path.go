@@ -1,6 +1,9 @@
 package proxy
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // refusePath reports why a request target's raw path must be refused before
 // any route is matched, or "" when it is acceptable. Refusing, rather than
@@ -30,6 +33,8 @@ func refusePath(raw string) string {
 					return "encoded dot in path"
 				case "00":
 					return "encoded NUL in path"
+				case "3b":
+					return "encoded semicolon in path"
 				}
 			}
 		}
@@ -40,6 +45,67 @@ func refusePath(raw string) string {
 		}
 	}
 	return ""
+}
+
+// refuseMethod reports why a method must be refused before any route is
+// matched, or "" when it is acceptable. Method names are case-sensitive
+// (RFC 9110 §9.1) and routes list them in upper case, so a lower-case
+// "get" would fall through a GET-only route to a later one; an upstream
+// that upper-cases methods would then serve it as GET.
+func refuseMethod(m string) string {
+	if m == "" {
+		return "empty method"
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z':
+			return "method names are upper case"
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return "method is not a token"
+		}
+	}
+	return ""
+}
+
+// normalizeHost returns the host a route's match.host is compared with:
+// lower-cased, without port and brackets, without trailing dots
+// ("Internal.example.com.:80" → "internal.example.com", "[::1]:8080" →
+// "::1"). An upstream such as nginx resolves "example.com." to the same
+// virtual host as "example.com", so matching must too. It returns "" when
+// nothing is left (".", ":80", "") or the host is malformed ("[::1",
+// brackets around something other than an IPv6 address).
+func normalizeHost(host string) string {
+	host = strings.ToLower(host)
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return ""
+		}
+		if rest := host[end+1:]; rest != "" && (rest[0] != ':' || !allDigits(rest[1:])) {
+			return ""
+		}
+		if a, err := netip.ParseAddr(host[1:end]); err != nil || !a.Is6() {
+			return ""
+		}
+		return host[1:end]
+	}
+	if strings.Count(host, ":") == 1 {
+		host = host[:strings.IndexByte(host, ':')]
+	}
+	// Several colons without brackets: a bare IPv6 address (no port).
+	return strings.TrimRight(host, ".")
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeSlashes collapses runs of '/' into one. It returns p itself when

@@ -68,6 +68,18 @@ type Options struct {
 	// UpstreamTimeout bounds the wait for the upstream's response headers
 	// (504 after it). Zero: 60s.
 	UpstreamTimeout time.Duration
+	// BodyTimeout cuts a request body that sends nothing for this long:
+	// the request ends (408 if the upstream has not answered yet) and the
+	// upstream connection is closed. Zero: no limit.
+	BodyTimeout time.Duration
+	// StripHeaders are removed from every client request before it goes
+	// upstream, on every route, in any letter case and with "_" for "-"
+	// (config key strip_headers). Nil: only the identity headers are.
+	StripHeaders []string
+	// ProtectedCookies are Gatehouse's own cookie names (the session and
+	// CSRF cookies): a Set-Cookie from the upstream for one of them is
+	// removed from its response. Nil: none.
+	ProtectedCookies []string
 	// Transport overrides the upstream transport (tests). Nil: a tuned
 	// http.Transport.
 	Transport http.RoundTripper
@@ -94,6 +106,9 @@ type Handler struct {
 	refused   *route // metric children for _refused, _unmatched, _gatehouse
 	unmatched *route
 	gatehouse *route
+
+	cookies     map[string]struct{} // lower-cased Options.ProtectedCookies
+	bodyTimeout time.Duration
 }
 
 // New compiles the routes and builds the forwarder.
@@ -106,7 +121,8 @@ func New(o Options) (*Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{
-		headers: o.Headers, strip: newStripper(o.Headers.names()), trusted: o.TrustedProxies,
+		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
+		cookies: cookieSet(o.ProtectedCookies), bodyTimeout: o.BodyTimeout,
 		bearer: o.Bearer, sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved,
 		allowOnSE: o.AllowOnStoreError, m: o.Metrics, log: log,
 		csrf: http.NewCrossOriginProtection(),
@@ -138,6 +154,8 @@ type exchange struct {
 	upStart   time.Time
 	outcome   string
 	path      string // the merged path the route was matched on
+
+	body *clientBody // nil: the request has no body
 }
 
 type exchangeKey struct{}
@@ -154,11 +172,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.finish(sw, r, x)
 
 	raw := rawPath(r.RequestURI, r.URL.EscapedPath())
-	if why := refusePath(raw); why != "" {
+	host := normalizeHost(r.Host)
+	why := refusePath(raw)
+	if why == "" {
+		why = refuseMethod(r.Method)
+	}
+	if why == "" && host == "" {
+		why = "missing or empty Host"
+	}
+	if why != "" {
 		x.route, x.outcome, x.path = h.refused, metrics.OutcomeBadRequest, raw
 		httpx.WriteError(sw, r, http.StatusBadRequest, "bad_request", why)
 		return
 	}
+	dropUpgrade(r.Header)
 	x.path = mergeSlashes(r.URL.Path)
 	if x.path != r.URL.Path {
 		r.URL.Path, r.URL.RawPath = x.path, mergeSlashes(r.URL.RawPath)
@@ -167,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveReserved(sw, r, x)
 		return
 	}
-	x.route = h.match(r.Method, r.Host, x.path)
+	x.route = h.match(r.Method, host, x.path)
 	if x.route == nil {
 		x.route, x.outcome = h.unmatched, metrics.OutcomeBadRequest
 		httpx.WriteError(sw, r, http.StatusNotFound, "not_found", "no route matches this request")
@@ -177,7 +204,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.outcome = metrics.OutcomeAllowed
+	body := h.wrapBody(w, r, x)
 	h.fwd.proxy.ServeHTTP(sw, r)
+	body.finish()
 }
 
 func (h *Handler) match(method, host, path string) *route {

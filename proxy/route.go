@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -27,7 +26,7 @@ type Route struct {
 	Path       string   // exact path; mutually exclusive with PathPrefix
 	PathPrefix string   // "/" matches everything
 	Methods    []string // empty: every method
-	Host       string   // empty: every host; compared without port, case-insensitively
+	Host       string   // empty: every host; compared with the request host normalized (normalizeHost)
 	Auth       string   // AuthNone, AuthSession, AuthJWT or AuthAny
 	Require    Require
 	Upstream   *url.URL // nil: Options.Upstream
@@ -79,6 +78,7 @@ func claimHas(v any, want string) bool {
 // metric children resolved once, so the hot path does no label lookups.
 type route struct {
 	Route
+	host     string // Route.Host normalized; "" matches every host
 	upstream *url.URL
 	outcomes map[string]prometheus.Counter
 	duration prometheus.Observer
@@ -87,6 +87,8 @@ type route struct {
 	upCodes  [6]prometheus.Counter // index = status/100
 }
 
+// matches reports whether the route takes the request; host is the request
+// host already normalized (normalizeHost).
 func (rt *route) matches(method, host, path string) bool {
 	if rt.Path != "" {
 		if path != rt.Path {
@@ -98,17 +100,10 @@ func (rt *route) matches(method, host, path string) bool {
 	if len(rt.Methods) > 0 && !slices.Contains(rt.Methods, method) {
 		return false
 	}
-	if rt.Host != "" && !strings.EqualFold(rt.Host, stripPort(host)) {
+	if rt.host != "" && rt.host != host {
 		return false
 	}
 	return true
-}
-
-func stripPort(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return strings.Trim(host, "[]")
 }
 
 var outcomes = []string{
@@ -126,6 +121,11 @@ func compileRoute(r Route, def *url.URL, m *metrics.Metrics) (*route, error) {
 		return nil, fmt.Errorf("route %s: exactly one of path and path_prefix is needed", r.Name)
 	}
 	rt := &route{Route: r, upstream: r.Upstream}
+	if r.Host != "" {
+		if rt.host = normalizeHost(r.Host); rt.host == "" {
+			return nil, fmt.Errorf("route %s: host %q is empty once normalized", r.Name, r.Host)
+		}
+	}
 	if rt.upstream == nil {
 		rt.upstream = def
 	}

@@ -118,6 +118,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
 		Metrics:   s.m, Logger: s.log,
 	}
+	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
+	po.ProtectedCookies = []string{cfg.Session.CookieName, session.CSRFCookieName, session.CSRFCookieNameSecure}
 	if g.verifier != nil {
 		po.Bearer = g.verifier
 	}

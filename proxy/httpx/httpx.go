@@ -5,6 +5,8 @@ package httpx
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/netip"
@@ -14,26 +16,51 @@ import (
 // RequestIDHeader carries the request ID to the upstream and the client.
 const RequestIDHeader = "X-Request-Id"
 
-// ErrorBody is the JSON body of every error Gatehouse answers itself.
+// ErrorBody is the JSON body of every error Gatehouse answers itself. All
+// three members are always present (PRODUCT.md §3).
 type ErrorBody struct {
 	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description,omitempty"`
-	RequestID        string `json:"request_id,omitempty"`
+	ErrorDescription string `json:"error_description"`
+	RequestID        string `json:"request_id"`
 }
 
 // WriteError answers with status and a JSON ErrorBody, or, for a browser
 // navigation under WithErrorPages, with the HTML error page. description
-// must never contain a credential.
+// must never contain a credential; an empty one is replaced by the status
+// text ("not found"). A request that has no request ID yet (one that did not
+// come through the proxy or the admin API) gets a new one, also set as the
+// X-Request-Id response header.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code, description string) {
 	if writeErrorPage(w, r, status, code, description) {
 		return
 	}
 	h := w.Header()
+	if description == "" {
+		description = strings.ToLower(http.StatusText(status))
+	}
+	if description == "" {
+		description = code
+	}
+	id := RequestID(r)
+	if id == "" {
+		id = h.Get(RequestIDHeader)
+	}
+	if id == "" {
+		id = NewRequestID()
+		h.Set(RequestIDHeader, id)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Error: code, ErrorDescription: description, RequestID: RequestID(r)})
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: code, ErrorDescription: description, RequestID: id})
+}
+
+// NewRequestID returns a random request ID: 32 hex digits.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // WriteJSON answers with status and v encoded as JSON.
