@@ -257,7 +257,11 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if x.outcome == "" {
 		x.outcome = metrics.OutcomeError
 	}
-	rt.outcomes[x.outcome].Inc()
+	c, ok := rt.outcomes[x.outcome]
+	if !ok { // a combination metrics.RequestOutcomes does not list: still counted
+		c = h.m.Requests.WithLabelValues(rt.Name, rt.Auth, x.outcome)
+	}
+	c.Inc()
 	rt.duration.Observe(d.Seconds())
 	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
@@ -272,8 +276,8 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
-		slog.String("method", r.Method), slog.String("path", x.path), slog.Int("status", status),
-		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", user),
+		slog.String("method", httpx.Clip(r.Method)), slog.String("path", httpx.Clip(x.path)), slog.Int("status", status),
+		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", httpx.Clip(user)),
 		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Float64("duration_seconds", d.Seconds()),
 	}
 	if !x.upStart.IsZero() {

@@ -106,11 +106,6 @@ func (rt *route) matches(method, host, path string) bool {
 	return true
 }
 
-var outcomes = []string{
-	metrics.OutcomeAllowed, metrics.OutcomeUnauthenticated, metrics.OutcomeForbidden,
-	metrics.OutcomeRevoked, metrics.OutcomeBadRequest, metrics.OutcomeUnavailable, metrics.OutcomeError,
-}
-
 func compileRoute(r Route, def *url.URL, m *metrics.Metrics) (*route, error) {
 	switch r.Auth {
 	case AuthNone, AuthSession, AuthJWT, AuthAny:
@@ -137,14 +132,19 @@ func compileRoute(r Route, def *url.URL, m *metrics.Metrics) (*route, error) {
 }
 
 func (rt *route) resolveMetrics(m *metrics.Metrics, name, mode string) {
-	rt.outcomes = make(map[string]prometheus.Counter, len(outcomes))
-	for _, o := range outcomes {
+	valid := metrics.RequestOutcomes(name, mode)
+	rt.outcomes = make(map[string]prometheus.Counter, len(valid))
+	for _, o := range valid {
 		rt.outcomes[o] = m.Requests.WithLabelValues(name, mode, o)
 	}
 	rt.duration = m.RequestDuration.WithLabelValues(name)
-	rt.authDur = m.AuthDuration.WithLabelValues(mode)
-	rt.upDur = m.UpstreamDuration.WithLabelValues(name)
-	for i := 1; i <= 5; i++ {
-		rt.upCodes[i] = m.UpstreamResponses.WithLabelValues(name, fmt.Sprintf("%dxx", i))
+	if metrics.Authenticates(mode) {
+		rt.authDur = m.AuthDuration.WithLabelValues(mode)
+	}
+	if metrics.Proxied(name) {
+		rt.upDur = m.UpstreamDuration.WithLabelValues(name)
+		for i := 1; i <= 5; i++ {
+			rt.upCodes[i] = m.UpstreamResponses.WithLabelValues(name, fmt.Sprintf("%dxx", i))
+		}
 	}
 }
