@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 )
@@ -60,6 +61,12 @@ func newTokenCache(maxBytes int64, maxEntries int, leeway time.Duration) *tokenC
 		c.shards[i].entries = make(map[[sha256.Size]byte]cacheEntry)
 	}
 	return c
+}
+
+// tokenKey is the cache key of token: its SHA-256, hashed in place (the
+// bytes are only read), so that a hit does not copy a 16 KiB token.
+func tokenKey(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
 func (c *tokenCache) shard(key [sha256.Size]byte) *cacheShard {
@@ -235,49 +242,73 @@ func mapAlloc(n, slot int) int64 {
 }
 
 // entrySize estimates the memory an entry keeps alive: the map slot, the
-// identity, its strings and slices, and its claim set.
+// identity, its strings and slices, and its claim set. A string the
+// identity shares with its claims (sub as Subject and User…) is counted
+// once.
 func entrySize(id *auth.Identity) int64 {
+	z := sizer{}
 	n := int64(entryOverhead + identitySize)
 	for _, s := range []string{id.Subject, id.User, id.Email, id.Method, id.Issuer, id.TokenID} {
-		n += alloc(len(s))
+		n += z.str(s)
 	}
-	n += stringsSize(id.Groups) + stringsSize(id.Scopes)
-	return n + valueSize(id.Claims)
+	n += z.strings(id.Groups) + z.strings(id.Scopes)
+	return n + z.value(id.Claims)
 }
 
-func stringsSize(ss []string) int64 {
+// sizer sums allocations, counting each large string's bytes once.
+type sizer struct{ seen map[*byte]bool }
+
+// sharedMin: strings shorter than this are counted every time they
+// appear; tracking them would cost more than it saves.
+const sharedMin = 64
+
+func (z *sizer) str(s string) int64 {
+	if len(s) >= sharedMin {
+		p := unsafe.StringData(s)
+		if z.seen[p] {
+			return 0
+		}
+		if z.seen == nil {
+			z.seen = make(map[*byte]bool)
+		}
+		z.seen[p] = true
+	}
+	return alloc(len(s))
+}
+
+func (z *sizer) strings(ss []string) int64 {
 	if ss == nil {
 		return 0
 	}
 	n := alloc(cap(ss) * stringHeader)
 	for _, s := range ss {
-		n += alloc(len(s))
+		n += z.str(s)
 	}
 	return n
 }
 
-// valueSize estimates a decoded JSON value held in an interface.
-func valueSize(v any) int64 {
+// value estimates a decoded JSON value held in an interface.
+func (z *sizer) value(v any) int64 {
 	switch v := v.(type) {
 	case string:
-		return alloc(stringHeader) + alloc(len(v))
+		return alloc(stringHeader) + z.str(v)
 	case float64, bool:
 		return alloc(8)
 	case []any:
 		n := alloc(sliceHeader) + alloc(cap(v)*ifaceSize)
 		for _, e := range v {
-			n += valueSize(e)
+			n += z.value(e)
 		}
 		return n
 	case []string:
-		return alloc(sliceHeader) + stringsSize(v)
+		return alloc(sliceHeader) + z.strings(v)
 	case map[string]any:
 		if v == nil {
 			return 0
 		}
 		n := mapAlloc(len(v), claimSlot)
 		for k, e := range v {
-			n += alloc(len(k)) + valueSize(e)
+			n += z.str(k) + z.value(e)
 		}
 		return n
 	case nil:

@@ -16,6 +16,12 @@ import (
 // under MaxTokenSize) minted at now, each living ttl. They are made one at
 // a time: 20,000 of them would take 320 MB.
 func bigTokens(t testing.TB, n int, now time.Time, ttl time.Duration, each func(i int, tok string)) {
+	bigTokensPadded(t, "pad", n, now, ttl, each)
+}
+
+// bigTokensPadded is bigTokens with the padding in claim padClaim ("sub":
+// a claim every identity keeps).
+func bigTokensPadded(t testing.TB, padClaim string, n int, now time.Time, ttl time.Duration, each func(i int, tok string)) {
 	t.Helper()
 	signer, err := jws.NewSigner(jwa.HS256)
 	if err != nil {
@@ -24,10 +30,14 @@ func bigTokens(t testing.TB, n int, now time.Time, ttl time.Duration, each func(
 	hdr := b64.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 	// The padding comes first so that its base64 is made once: 12,000
 	// bytes are a whole number of 3-byte groups.
-	pad := `{"pad":"` + strings.Repeat("p", 12000-10) + `",`
+	pad := `{"` + padClaim + `":"` + strings.Repeat("p", 12000-7-len(padClaim)) + `",`
 	padB64 := b64.EncodeToString([]byte(pad))
+	sub := `"sub":"user-%d",`
+	if padClaim == "sub" {
+		sub = `"n":%d,`
+	}
 	for i := range n {
-		rest := fmt.Sprintf(`"iss":%q,"aud":%q,"sub":"user-%d","iat":%d,"exp":%d,"jti":"jti-%d"}`,
+		rest := fmt.Sprintf(`"iss":%q,"aud":%q,`+sub+`"iat":%d,"exp":%d,"jti":"jti-%d"}`,
 			testIssuer, testAudience, i, now.Unix(), now.Add(ttl).Unix(), i)
 		input := hdr + "." + padB64 + b64.EncodeToString([]byte(rest))
 		sig, err := signer.Sign([]byte(input), testHMACSecret)
@@ -76,21 +86,28 @@ func TestCacheMemoryBounded(t *testing.T) {
 		n = 4000
 	}
 	for _, tt := range []struct {
-		name  string
-		keep  []string
-		bound int64
+		name     string
+		keep     []string
+		padClaim string
+		bound    int64
+		slow     bool // skipped under the race detector
 	}{
-		{"whole claim set, default bound", nil, DefaultCacheBytes},
-		{"whole claim set, 4 MiB bound", nil, 4 << 20},
-		{"claims the config uses", []string{"tenant"}, DefaultCacheBytes},
+		{"whole claim set, default bound", nil, "pad", DefaultCacheBytes, false},
+		{"whole claim set, 4 MiB bound", nil, "pad", 4 << 20, true},
+		{"claims the config uses", []string{"tenant"}, "pad", DefaultCacheBytes, false},
+		{"claims the config uses, padding in sub", []string{"tenant"}, "sub", DefaultCacheBytes, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if raceEnabled && tt.bound != DefaultCacheBytes {
+			if raceEnabled && tt.slow {
 				t.Skip("slow under the race detector")
+			}
+			n := n
+			if tt.slow {
+				n = min(n, 5000) // more than enough to fill these bounds
 			}
 			before := heapInuse()
 			v := newTestVerifier(t, Options{Issuers: []IssuerConfig{hsIssuer(ClaimMapping{})}, KeepClaims: tt.keep, CacheBytes: tt.bound})
-			bigTokens(t, n, testNow, time.Hour, func(i int, tok string) {
+			bigTokensPadded(t, tt.padClaim, n, testNow, time.Hour, func(i int, tok string) {
 				if _, err := v.Verify(context.Background(), tok); err != nil {
 					t.Fatalf("token %d: %v", i, err)
 				}
@@ -110,7 +127,7 @@ func TestCacheMemoryBounded(t *testing.T) {
 			if grew > est+margin {
 				t.Errorf("heap grew by %d bytes, more than the estimate %d plus %d: the estimate is not conservative", grew, est, margin)
 			}
-			if tt.keep != nil && entries != n {
+			if tt.keep != nil && tt.padClaim == "pad" && entries != n {
 				t.Errorf("got %d entries with pruned claims, want all %d (they fit the bound)", entries, n)
 			}
 		})
@@ -186,5 +203,26 @@ func TestRunSweepsCache(t *testing.T) {
 	<-done
 	if n := v.cache.len(); n != 0 {
 		t.Fatalf("%d entries after Run's sweep, want 0", n)
+	}
+}
+
+// A cache hit stays cheap: no JSON, and no allocation.
+func TestCacheHitAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	testKeys(t)
+	v := newTestVerifier(t, Options{Issuers: []IssuerConfig{hsIssuer(ClaimMapping{})}, KeepClaims: []string{}})
+	tok := signToken(t, "HS256", testHMACSecret, nil, claimsAt(testNow))
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Fatalf("a cache hit allocates %.0f times, want 0", allocs)
 	}
 }

@@ -360,7 +360,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Identity, er
 	now := v.now()
 	var key [sha256.Size]byte
 	if v.cache != nil {
-		key = sha256.Sum256([]byte(token))
+		key = tokenKey(token)
 		if id, ok := v.cache.get(key, now); ok {
 			return v.unlessRevoked(ctx, id)
 		}
@@ -385,7 +385,7 @@ func (v *Verifier) VerifyIgnoringRevocation(ctx context.Context, token string) (
 	}
 	now := v.now()
 	if v.cache != nil {
-		if id, ok := v.cache.get(sha256.Sum256([]byte(token)), now); ok {
+		if id, ok := v.cache.get(tokenKey(token), now); ok {
 			return id, nil
 		}
 	}
