@@ -95,6 +95,9 @@ type JWT struct {
 	Leeway  time.Duration `koanf:"leeway"`
 	Issuers []Issuer      `koanf:"issuers"`
 	Issue   Issue         `koanf:"issue"`
+	// MaxLifetime refuses Bearer tokens whose exp is more than this after
+	// their iat (or after now without iat); 0: no limit.
+	MaxLifetime time.Duration `koanf:"max_lifetime"`
 }
 
 // Issuer is one trusted token issuer. Exactly one of JWKSURL,

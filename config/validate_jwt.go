@@ -52,6 +52,24 @@ func (c *Config) validateJWT(p *problems) {
 		}
 	}
 	validateIssue(p, j.Issue)
+	if j.MaxLifetime < 0 {
+		p.add("jwt.max_lifetime", "%s is negative; want 0 (no limit) or a duration such as \"24h\"", j.MaxLifetime)
+	} else if j.MaxLifetime > 0 && j.Issue.SigningKeyFile != "" && j.Issue.AccessTTL > j.MaxLifetime {
+		p.add("jwt.max_lifetime", "%s is shorter than jwt.issue.access_ttl %s: Gatehouse's own access tokens would be refused", j.MaxLifetime, j.Issue.AccessTTL)
+	}
+	c.validateAudienceClash(p)
+}
+
+// validateAudienceClash refuses a route named like jwt.issue.audience: an
+// identity assertion made for that route would carry the audience of
+// Gatehouse's own access tokens.
+func (c *Config) validateAudienceClash(p *problems) {
+	aud := c.JWT.Issue.Audience
+	for i, r := range c.Routes {
+		if aud != "" && r.Name == aud {
+			p.add(index("routes", i)+".name", "%q is also jwt.issue.audience; an identity assertion for this route would carry the audience of Gatehouse's access tokens. Rename the route or set another jwt.issue.audience", r.Name)
+		}
+	}
 }
 
 // validateIssuerKeys checks the issuer's algorithms and key source, and that

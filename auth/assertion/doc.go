@@ -9,5 +9,7 @@
 // jti, and its header names the signing key's kid (RFC 7638 thumbprint)
 // from the JWKS at /.gatehouse/jwks.json. Because aud is the route name, an
 // assertion captured by one upstream cannot be replayed to another route's
-// upstream.
+// upstream. Its JOSE header typ is "gh-assertion+jwt": the middleware
+// accepts nothing else (not Gatehouse's access tokens, typed "at+jwt"), and
+// Gatehouse never accepts an assertion as a Bearer token.
 package assertion

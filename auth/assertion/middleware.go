@@ -84,6 +84,7 @@ func NewVerifier(o VerifyOptions) (*Verifier, error) {
 			JWKSURL: o.JWKSURL, Keys: o.Keys,
 		}},
 		Leeway: o.Leeway, HTTPClient: o.HTTPClient,
+		Type: jwtauth.TypeAssertion, // an access token is never an assertion
 	})
 	if err != nil {
 		return nil, fmt.Errorf("assertion: %w", err)

@@ -98,6 +98,7 @@ func (s *Signer) Assert(id *auth.Identity, audience string) (string, error) {
 	}
 	tok, _, _, err := s.o.Key.Mint(jwtauth.Claims{
 		Issuer: s.o.Issuer, Audience: audience, Subject: sub, TTL: s.o.TTL, Extra: extra, Now: now,
+		Type: jwtauth.TypeAssertion,
 	})
 	if err != nil {
 		return "", err

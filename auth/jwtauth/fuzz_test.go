@@ -26,11 +26,17 @@ func FuzzVerify(f *testing.F) {
 	f.Add(signToken(f, "ES256", ecKey, nil, esClaims))
 	f.Add(signToken(f, "EdDSA", edKey, map[string]any{"kid": thumb(f, edKey.Public())}, esClaims))
 	f.Add(signToken(f, "HS256", testHMACSecret, map[string]any{"jku": "http://127.0.0.1:1/"}, claimsAt(testNow)))
+	f.Add(signToken(f, "HS256", testHMACSecret, map[string]any{"typ": TypeAssertion}, claimsAt(testNow)))
+	dup := b64.EncodeToString([]byte(`{"alg":"HS256"}`)) + "." + b64.EncodeToString([]byte(`{"sub":"a","sub":"b","iss":"`+testIssuer+`"}`))
+	f.Add(dup + ".sig")
 	f.Fuzz(func(t *testing.T, token string) {
 		id, err := v.Verify(context.Background(), token)
 		if err == nil {
 			if id == nil || id.Subject == "" || id.Method != auth.MethodJWT {
 				t.Fatalf("got identity %+v without error", id)
+			}
+			if !exactValue(id.User) || !exactValue(id.Email) {
+				t.Fatalf("got identity %+v with values that are not exact", id)
 			}
 			return
 		}

@@ -308,3 +308,12 @@ func fetching(v *Verifier) bool {
 	}
 	return false
 }
+
+// decodeJSON decodes one base64url part of a compact JWS into v.
+func decodeJSON(part string, v any) error {
+	raw, err := b64.DecodeString(part)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}

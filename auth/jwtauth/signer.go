@@ -29,8 +29,8 @@ type Signer struct {
 	kid       string
 	key       crypto.Signer
 	signer    jws.Signer
-	header    string  // base64url of the constant protected header
-	publicSet jwk.Set // never handed out; PublicKeys returns clones
+	headers   map[string]string // typ → base64url of the protected header, for TypeAccess and TypeAssertion
+	publicSet jwk.Set           // never handed out; PublicKeys returns clones
 }
 
 // NewSigner parses current, the PEM private key that signs (PKCS#8
@@ -57,23 +57,38 @@ func NewSigner(current []byte, previous [][]byte) (*Signer, error) {
 	for i, data := range previous {
 		pub, err := parsePreviousPEM(data)
 		if err != nil {
-			return nil, fmt.Errorf("previous key %d: %w", i, err)
+			return nil, &PreviousKeyError{Index: i, Err: err}
 		}
 		palg, err := signingAlgorithm(pub)
 		if err != nil {
-			return nil, fmt.Errorf("previous key %d: %w", i, err)
+			return nil, &PreviousKeyError{Index: i, Err: err}
 		}
 		if _, err := s.addPublic(pub, palg); err != nil {
-			return nil, fmt.Errorf("previous key %d: %w", i, err)
+			return nil, &PreviousKeyError{Index: i, Err: err}
 		}
 	}
-	hdr, err := json.Marshal(map[string]string{"alg": alg, "kid": s.kid, "typ": "JWT"})
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	s.header = b64.EncodeToString(hdr)
+	s.headers = map[string]string{TypeAccess: s.header(TypeAccess), TypeAssertion: s.header(TypeAssertion)}
 	return s, nil
 }
+
+// header returns the base64url protected header of a token of type typ.
+func (s *Signer) header(typ string) string {
+	if h, ok := s.headers[typ]; ok {
+		return h
+	}
+	hdr, _ := json.Marshal(map[string]string{"alg": s.alg, "kid": s.kid, "typ": typ}) // strings always marshal
+	return b64.EncodeToString(hdr)
+}
+
+// PreviousKeyError is NewSigner's error for a bad previous key: Index is
+// its position in the previous list.
+type PreviousKeyError struct {
+	Index int
+	Err   error
+}
+
+func (e *PreviousKeyError) Error() string { return fmt.Sprintf("previous key %d: %v", e.Index, e.Err) }
+func (e *PreviousKeyError) Unwrap() error { return e.Err }
 
 // addPublic publishes pub with kid (its thumbprint), alg and use=sig.
 func (s *Signer) addPublic(pub crypto.PublicKey, alg string) (string, error) {
@@ -177,13 +192,22 @@ func (s *Signer) PublicKeys() jwk.Set {
 	return set
 }
 
-// Sign returns a compact JWS of claims with header typ JWT, alg and kid.
+// Sign returns a compact JWS of claims with header typ at+jwt (an access
+// token, RFC 9068), alg and kid.
 func (s *Signer) Sign(claims map[string]any) (string, error) {
+	return s.SignType(TypeAccess, claims)
+}
+
+// SignType is Sign with header typ set to typ, e.g. TypeAssertion.
+func (s *Signer) SignType(typ string, claims map[string]any) (string, error) {
+	if typ == "" {
+		return "", errors.New("sign: empty token type")
+	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
-	input := s.header + "." + b64.EncodeToString(payload)
+	input := s.header(typ) + "." + b64.EncodeToString(payload)
 	sig, err := s.signer.Sign([]byte(input), s.key)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
@@ -193,16 +217,18 @@ func (s *Signer) Sign(claims map[string]any) (string, error) {
 
 // Claims describes a token for Mint. Issuer, Audience and Subject are
 // required and TTL must be positive; zero Now means time.Now. Extra may not
-// set the claims Mint sets itself.
+// set the claims Mint sets itself. Type is the header typ; "" means
+// TypeAccess.
 type Claims struct {
 	Issuer, Audience, Subject string
 	TTL                       time.Duration
 	Extra                     map[string]any
 	Now                       time.Time
+	Type                      string
 }
 
-// Mint signs a token with iss, aud, sub, iat, exp (iat + TTL, whole
-// seconds), a random 128-bit jti (base64url) and c.Extra.
+// Mint signs a token of type c.Type with iss, aud, sub, iat, exp (iat +
+// TTL, whole seconds), a random 128-bit jti (base64url) and c.Extra.
 func (s *Signer) Mint(c Claims) (token, jti string, exp time.Time, err error) {
 	if c.Issuer == "" || c.Audience == "" || c.Subject == "" {
 		return "", "", time.Time{}, errors.New("mint: issuer, audience and subject are required")
@@ -229,7 +255,11 @@ func (s *Signer) Mint(c Claims) (token, jti string, exp time.Time, err error) {
 		}
 		claims[k] = v
 	}
-	if token, err = s.Sign(claims); err != nil {
+	typ := c.Type
+	if typ == "" {
+		typ = TypeAccess
+	}
+	if token, err = s.SignType(typ, claims); err != nil {
 		return "", "", time.Time{}, fmt.Errorf("mint: %w", err)
 	}
 	return token, jti, exp, nil

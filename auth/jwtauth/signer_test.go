@@ -58,8 +58,8 @@ func TestSignerKeyTypes(t *testing.T) {
 				t.Fatalf("got identity %+v, want jti %q exp %v group staff", id, jti, exp)
 			}
 			hdr := decodeTestHeader(t, tok)
-			if hdr["typ"] != "JWT" || hdr["kid"] != s.KeyID() || hdr["alg"] != tt.wantAlg {
-				t.Fatalf("got header %v, want typ JWT, kid %q, alg %q", hdr, s.KeyID(), tt.wantAlg)
+			if hdr["typ"] != TypeAccess || hdr["kid"] != s.KeyID() || hdr["alg"] != tt.wantAlg {
+				t.Fatalf("got header %v, want typ at+jwt, kid %q, alg %q", hdr, s.KeyID(), tt.wantAlg)
 			}
 		})
 	}

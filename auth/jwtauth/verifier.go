@@ -49,14 +49,31 @@ type Options struct {
 	// ignored.
 	OnJWKSRefresh func(issuer string, err error)
 	Logger        *slog.Logger // nil: discard
-	CacheSize     int          // verified-token cache entries; 0: 10000; < 0: no cache
+	// CacheSize caps the verified-token cache's entries; 0: no cap but
+	// CacheBytes; < 0: no cache at all.
+	CacheSize int
+	// CacheBytes bounds the verified-token cache by the memory its entries
+	// keep alive (a conservative estimate: key, identity, retained claims
+	// and map overhead); 0: DefaultCacheBytes.
+	CacheBytes int64
+	// KeepClaims lists claim paths (dotted, as in require.claims and
+	// identity_headers.extra) kept in Identity.Claims besides each issuer's
+	// mapped user, email and groups claims and scope/scp. Nil keeps the
+	// whole claim set; a non-nil list, even empty, keeps only those.
+	KeepClaims []string
+	// Type is the JOSE header typ a token must carry (compared without
+	// case and "application/" prefix), e.g. TypeAssertion. Empty: Bearer
+	// mode, which accepts no typ, "JWT" or "at+jwt" and refuses every
+	// other type, an identity assertion in particular.
+	Type string
+	// MaxLifetime refuses tokens whose exp is more than this after their
+	// iat (after now, plus leeway, without iat); 0: no limit.
+	MaxLifetime time.Duration
 }
 
 // MaxTokenSize is the largest token Verify reads; larger ones are refused
 // before any decoding.
 const MaxTokenSize = 16 << 10
-
-const defaultCacheSize = 10000
 
 // Verifier verifies Bearer JWTs against a fixed set of issuers. It is safe
 // for concurrent use; a nil *Verifier is not valid.
@@ -68,6 +85,8 @@ type Verifier struct {
 	now         func() time.Time
 	logger      *slog.Logger
 	cache       *tokenCache // nil: no cache
+	typ         string
+	maxLifetime time.Duration
 	runOnce     sync.Once
 }
 
@@ -77,6 +96,7 @@ type issuer struct {
 	audiences  []string
 	algorithms map[string]bool
 	claims     ClaimMapping
+	keep       []string    // claim paths kept in Identity.Claims; nil: all
 	static     *keySet     // PEM, HMAC or Keys; nil for JWKS
 	jwks       *jwksSource // nil for static keys
 }
@@ -90,6 +110,8 @@ func NewVerifier(o Options) (*Verifier, error) {
 		revocations: o.Revocations,
 		now:         o.Now,
 		logger:      o.Logger,
+		typ:         o.Type,
+		maxLifetime: o.MaxLifetime,
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -100,11 +122,15 @@ func NewVerifier(o Options) (*Verifier, error) {
 	if o.Leeway < 0 {
 		return nil, fmt.Errorf("leeway %s is negative", o.Leeway)
 	}
-	switch {
-	case o.CacheSize == 0:
-		v.cache = newTokenCache(defaultCacheSize)
-	case o.CacheSize > 0:
-		v.cache = newTokenCache(o.CacheSize)
+	if o.MaxLifetime < 0 {
+		return nil, fmt.Errorf("max lifetime %s is negative", o.MaxLifetime)
+	}
+	if o.CacheSize >= 0 {
+		bytes := o.CacheBytes
+		if bytes <= 0 {
+			bytes = DefaultCacheBytes
+		}
+		v.cache = newTokenCache(bytes, o.CacheSize, o.Leeway)
 	}
 	var errs []error
 	for i, ic := range o.Issuers {
@@ -136,6 +162,12 @@ func (v *Verifier) newIssuer(ic IssuerConfig, o Options) (*issuer, error) {
 		return nil, errors.New("no audiences; list the audiences this proxy accepts")
 	}
 	is := &issuer{name: ic.Issuer, audiences: ic.Audiences, claims: ic.Claims, algorithms: map[string]bool{}}
+	if o.KeepClaims != nil {
+		is.keep = append([]string{
+			orDefault(ic.Claims.User, "sub"), orDefault(ic.Claims.Email, "email"),
+			orDefault(ic.Claims.Groups, "groups"), "scope", "scp",
+		}, o.KeepClaims...)
+	}
 	kinds, err := checkAlgorithms(ic.Algorithms)
 	if err != nil {
 		return nil, err
@@ -269,16 +301,39 @@ func (v *Verifier) newJWKSSource(ic IssuerConfig, o Options) (*jwksSource, error
 
 // Run fetches every JWKS at once, then refreshes each in the background
 // (Cache-Control max-age or Expires, clamped to 1 min–1 h, 15 min without
-// either; failures retried with backoff) until ctx is done. It blocks until
-// then; start it in its own goroutine. Calls after the first return at once.
+// either; failures retried with backoff) and sweeps expired entries from the
+// token cache until ctx is done. It blocks until then; start it in its own
+// goroutine. Calls after the first return at once.
 func (v *Verifier) Run(ctx context.Context) {
 	v.runOnce.Do(func() {
 		var wg sync.WaitGroup
 		for _, s := range v.jwks {
 			wg.Go(func() { s.run(ctx) })
 		}
+		if v.cache != nil {
+			wg.Go(func() { v.sweep(ctx) })
+		}
 		wg.Wait()
 	})
+}
+
+// sweep drops expired cache entries every sweepEvery until ctx is done,
+// so that memory falls back after tokens expire even without traffic.
+func (v *Verifier) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	v.runSweep(ctx, t.C)
+}
+
+func (v *Verifier) runSweep(ctx context.Context, tick <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			v.cache.sweep(v.now())
+		}
+	}
 }
 
 // Ready reports whether every JWKS has been fetched successfully at least
@@ -305,8 +360,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Identity, er
 	now := v.now()
 	var key [sha256.Size]byte
 	if v.cache != nil {
-		key = sha256.Sum256([]byte(token))
-		if id, ok := v.cache.get(key, now, v.leeway); ok {
+		key = tokenKey(token)
+		if id, ok := v.cache.get(key, now); ok {
 			return v.unlessRevoked(ctx, id)
 		}
 	}
@@ -315,9 +370,26 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*auth.Identity, er
 		return nil, err
 	}
 	if v.cache != nil {
-		v.cache.put(key, id, now, v.leeway)
+		v.cache.put(key, id, now)
 	}
 	return v.unlessRevoked(ctx, id)
+}
+
+// VerifyIgnoringRevocation is Verify without the revocation check: the
+// token's signature, type, times and claims are checked, not whether it or
+// its subject was revoked. It is for revoking a token, never for admitting
+// a caller.
+func (v *Verifier) VerifyIgnoringRevocation(ctx context.Context, token string) (*auth.Identity, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid("token too large")
+	}
+	now := v.now()
+	if v.cache != nil {
+		if id, ok := v.cache.get(tokenKey(token), now); ok {
+			return id, nil
+		}
+	}
+	return v.verify(ctx, token, now)
 }
 
 func (v *Verifier) unlessRevoked(ctx context.Context, id *auth.Identity) (*auth.Identity, error) {

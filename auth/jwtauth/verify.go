@@ -33,12 +33,16 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*au
 	if !ok1 || !ok2 || hdrPart == "" || payPart == "" || sigPart == "" || strings.Contains(sigPart, ".") {
 		return nil, invalid("malformed token")
 	}
-	hdr, err := decodeHeader(hdrPart)
+	hdr, err := v.decodeHeader(hdrPart)
 	if err != nil {
 		return nil, err
 	}
+	payload, err := b64.DecodeString(payPart)
+	if err != nil {
+		return nil, invalid("malformed token")
+	}
 	var claims map[string]any
-	if err := decodeJSON(payPart, &claims); err != nil || claims == nil {
+	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
 		return nil, invalid("malformed token")
 	}
 	iss, _ := claims["iss"].(string)
@@ -57,15 +61,33 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*au
 	if err := v.checkSignature(ctx, is, hdr, input, sig); err != nil {
 		return nil, err
 	}
+	if checkUnique(payload) != nil {
+		return nil, invalid("repeated claim name")
+	}
 	return v.identity(is, claims, now)
 }
 
-// decodeHeader reads alg and kid, refusing "none" in any letter case and
-// any critical extension (RFC 7515 §4.1.11: none is understood here).
-func decodeHeader(part string) (header, error) {
-	var m map[string]any
-	if err := decodeJSON(part, &m); err != nil || m == nil {
+// decodeHeader reads alg and kid, refusing "none" in any letter case, any
+// critical extension (RFC 7515 §4.1.11: none is understood here), a
+// repeated member name and a typ v does not accept.
+func (v *Verifier) decodeHeader(part string) (header, error) {
+	raw, err := b64.DecodeString(part)
+	if err != nil {
 		return header{}, invalid("malformed token")
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return header{}, invalid("malformed token")
+	}
+	if checkUnique(raw) != nil {
+		return header{}, invalid("repeated header name")
+	}
+	typ, isString := m["typ"].(string)
+	if _, present := m["typ"]; present && !isString {
+		return header{}, invalid("malformed token")
+	}
+	if _, present := m["typ"]; !typeAccepted(typ, present, v.typ) {
+		return header{}, invalid("token type not accepted")
 	}
 	alg, ok := m["alg"].(string)
 	if !ok || alg == "" {
@@ -82,14 +104,6 @@ func decodeHeader(part string) (header, error) {
 		return header{}, invalid("malformed token")
 	}
 	return header{alg: alg, kid: kid}, nil
-}
-
-func decodeJSON(part string, v any) error {
-	raw, err := b64.DecodeString(part)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(raw, v)
 }
 
 // checkSignature verifies sig with the issuer's keys that fit the kid and
@@ -142,12 +156,17 @@ func (v *Verifier) identity(is *issuer, claims map[string]any, now time.Time) (*
 	if ok && now.Add(v.leeway).Before(nbf) {
 		return nil, invalid("token not yet valid")
 	}
-	iat, _, err := numericDate(claims, "iat")
+	iat, hasIAT, err := numericDate(claims, "iat")
 	if err != nil {
 		return nil, err
 	}
 	if iat.After(now.Add(v.leeway)) {
 		return nil, invalid("token issued in the future")
+	}
+	if v.maxLifetime > 0 {
+		if (hasIAT && exp.Sub(iat) > v.maxLifetime) || (!hasIAT && exp.Sub(now) > v.maxLifetime+v.leeway) {
+			return nil, invalid("token lifetime too long")
+		}
 	}
 	if !audienceOK(claims["aud"], is.audiences) {
 		return nil, invalid("audience not accepted")
@@ -160,10 +179,14 @@ func (v *Verifier) identity(is *issuer, claims map[string]any, now time.Time) (*
 	if _, present := claims["jti"]; present && !ok {
 		return nil, invalid("jti claim invalid")
 	}
-	return &auth.Identity{
+	emailPath := orDefault(is.claims.Email, "email")
+	if emailUnverified(claims, emailPath) {
+		deleteClaim(claims, emailPath) // absent for extra headers and require too
+	}
+	id := &auth.Identity{
 		Subject:   sub,
 		User:      claimString(claims, orDefault(is.claims.User, "sub")),
-		Email:     claimString(claims, orDefault(is.claims.Email, "email")),
+		Email:     claimString(claims, emailPath),
 		Groups:    claimStrings(claims, orDefault(is.claims.Groups, "groups")),
 		Scopes:    scopes(claims),
 		Method:    auth.MethodJWT,
@@ -172,7 +195,14 @@ func (v *Verifier) identity(is *issuer, claims map[string]any, now time.Time) (*
 		IssuedAt:  iat,
 		ExpiresAt: exp,
 		Claims:    claims,
-	}, nil
+	}
+	if err := checkExact(id); err != nil {
+		return nil, err
+	}
+	if is.keep != nil {
+		id.Claims = pruneClaims(claims, is.keep)
+	}
+	return id, nil
 }
 
 // numericDate reads a NumericDate claim: absent is (zero, false, nil); a

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
 
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/proxy/admin"
 )
 
@@ -13,5 +15,18 @@ func (s *server) adminAPI() http.Handler {
 	if len(s.adminToken) == 0 {
 		return nil
 	}
-	return admin.NewAPI(admin.APIOptions{Token: s.adminToken, Store: s.store, Metrics: s.m, Logger: s.log})
+	return admin.NewAPI(admin.APIOptions{Token: s.adminToken, Store: s.store, Metrics: s.m, Logger: s.log,
+		Tokens: currentVerifier{s}})
+}
+
+// currentVerifier verifies {"token": …} revocations with the keys of the
+// config in force at the time of the call.
+type currentVerifier struct{ s *server }
+
+func (c currentVerifier) VerifyIgnoringRevocation(ctx context.Context, token string) (*auth.Identity, error) {
+	g := c.s.current.Load()
+	if g == nil || g.verifier == nil {
+		return nil, &auth.Error{Kind: auth.ErrInvalid, Description: "no token issuer is configured"}
+	}
+	return g.verifier.VerifyIgnoringRevocation(ctx, token)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
@@ -76,6 +77,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		v, err := jwtauth.NewVerifier(jwtauth.Options{
 			Issuers: mat.issuers, Leeway: cfg.JWT.Leeway, Revocations: s.store,
 			OnJWKSRefresh: s.m.ObserveJWKSRefresh, Logger: s.log,
+			MaxLifetime: cfg.JWT.MaxLifetime, KeepClaims: claimPaths(cfg),
 		})
 		if err != nil {
 			return fail(fmt.Errorf("jwt.issuers: %w", err))
@@ -133,6 +135,23 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	g.proxy = httpx.WithErrorPages(h, g.pages.WriteError) // browser navigations get HTML error pages
 	s.endUsers(endedUsers)                                // last: a config that fails to build ends nobody
 	return g, nil
+}
+
+// claimPaths lists the claim paths the config reads beyond each issuer's
+// claim mapping (routes' require.claims, identity_headers.extra): all the
+// verifier keeps of a token's claims. Never nil.
+func claimPaths(cfg *config.Config) []string {
+	paths := []string{}
+	for _, r := range cfg.Routes {
+		for p := range r.Require.Claims {
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range cfg.IdentityHeaders.Extra {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }
 
 // upstreamTransport returns the upstream connection pool. Every

@@ -40,14 +40,21 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 	if f := cfg.JWT.Issue.SigningKeyFile; f != "" {
 		cur := read("jwt.issue.signing_key_file", f)
 		var prev [][]byte
+		readAll := cur != nil
 		for i, pf := range cfg.JWT.Issue.PreviousKeyFiles {
-			prev = append(prev, read(fmt.Sprintf("jwt.issue.previous_key_files[%d]", i), pf))
+			b := read(fmt.Sprintf("jwt.issue.previous_key_files[%d]", i), pf)
+			prev, readAll = append(prev, b), readAll && b != nil
 		}
-		if cur != nil {
+		if readAll { // an unreadable file is reported once, above
 			s, err := jwtauth.NewSigner(cur, prev)
-			if err != nil {
+			var pke *jwtauth.PreviousKeyError
+			switch {
+			case errors.As(err, &pke) && pke.Index < len(cfg.JWT.Issue.PreviousKeyFiles):
+				fail(fmt.Sprintf("jwt.issue.previous_key_files[%d]", pke.Index),
+					fmt.Errorf("%s: %w", cfg.JWT.Issue.PreviousKeyFiles[pke.Index], pke.Err))
+			case err != nil:
 				fail("jwt.issue.signing_key_file", fmt.Errorf("%s: %w", f, err))
-			} else {
+			default:
 				m.signer = s
 			}
 		}

@@ -47,6 +47,9 @@ type APIOptions struct {
 	// Now is the clock for subject revocations and exp checks. Nil:
 	// time.Now.
 	Now func() time.Time
+	// Tokens verifies the JWT of a {"token": …} revocation. Nil: such a
+	// revocation is refused (400).
+	Tokens TokenVerifier
 }
 
 // maxBody bounds a request body on the admin API.
@@ -59,6 +62,7 @@ type api struct {
 	m        *metrics.Metrics
 	log      *slog.Logger
 	now      func() time.Time
+	tokens   TokenVerifier // nil: {"token": …} refused
 }
 
 // NewAPI returns the /admin/* handler of PRODUCT.md §4, for admin.New's
@@ -73,7 +77,7 @@ func NewAPI(o APIOptions) http.Handler {
 	if o.Store == nil {
 		panic("admin.NewAPI: nil Store")
 	}
-	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now}
+	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now, tokens: o.Tokens}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -24,29 +24,35 @@ type revokeRequest struct {
 	JTI     *string `json:"jti"`
 	Exp     *int64  `json:"exp"`
 	Subject *string `json:"subject"`
+	Token   *string `json:"token"`
 }
 
 // decodeRevoke reads and checks the body strictly, returning a description
 // of the first problem for the client.
 func decodeRevoke(c *call, now time.Time) (revokeRequest, string) {
 	var req revokeRequest
-	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	raw, problem := readRevokeBody(c)
+	if problem != "" {
+		return req, problem
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
 		return req, bodyProblem(err)
 	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return req, bodyProblem(err)
+	given := 0
+	for _, p := range []*string{req.JTI, req.Subject, req.Token} {
+		if p != nil {
+			given++
 		}
-		return req, "the body must hold one JSON object and nothing after it"
 	}
 	switch {
-	case req.JTI == nil && req.Subject == nil:
-		return req, `give "jti" (with "exp") or "subject"`
-	case req.JTI != nil && req.Subject != nil:
-		return req, `give either "jti" or "subject", not both`
+	case given == 0:
+		return req, `give "jti" (with "exp"), "subject" or "token"`
+	case given > 1:
+		return req, `give one of "jti", "subject" or "token", not several`
+	case req.Token != nil && req.Exp != nil:
+		return req, `"exp" goes with "jti" only; a token's own exp is used`
+	case req.Token != nil && *req.Token == "":
+		return req, `"token" must not be empty`
 	case req.Subject != nil && *req.Subject == "":
 		return req, `"subject" must not be empty`
 	case req.Subject != nil && req.Exp != nil:
@@ -74,7 +80,7 @@ func bodyProblem(err error) string {
 	case errors.As(err, &tooBig):
 		return fmt.Sprintf("the body is larger than %d KiB", maxBody>>10)
 	case errors.Is(err, io.EOF):
-		return `the body is empty; send {"jti": "...", "exp": UNIX} or {"subject": "..."}`
+		return `the body is empty; send {"jti": "...", "exp": UNIX}, {"subject": "..."} or {"token": "<JWT>"}`
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the body is not valid JSON"
 	case errors.As(err, &typ):
@@ -96,6 +102,10 @@ func jsonKind(field string) string {
 func (a *api) revoke(c *call) {
 	now := a.now()
 	req, problem := decodeRevoke(c, now)
+	if req.Token != nil && problem == "" {
+		a.revokeToken(c, *req.Token)
+		return
+	}
 	if req.JTI != nil {
 		c.action = "revoke_jti"
 		c.set(slog.String("jti", clip(*req.JTI)))
