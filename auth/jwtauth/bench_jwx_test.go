@@ -1,0 +1,175 @@
+package jwtauth
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
+)
+
+// BenchmarkColdVerify compares, on the cold path (no verified-token cache),
+// Gatehouse's verifier with a jwx-based one: jwt.Parse with a key set and
+// validation options, the rules jwx does not know kept as small checks
+// around it (issue 11 item 6). Run with
+//
+//	go test -run '^$' -bench ColdVerify -benchmem -count 6 ./auth/jwtauth
+//
+// Sub-benchmarks, per algorithm:
+//
+//	gatehouse/pem     Verifier.Verify, key from PEM (kid: thumbprint)
+//	gatehouse/jwks    Verifier.Verify, key from a fetched JWKS
+//	jwx/pem           jwxVerify with a static jwk.Set
+//	jwx/jwk.Cache     jwxVerify with the set from jwk.Cache.Get
+//	jwx/parse-only    jwt.Parse with validation alone: what jwx itself costs,
+//	                  none of Gatehouse's rules (a lower bound, not a candidate)
+func BenchmarkColdVerify(b *testing.B) {
+	testKeys(b)
+	for _, tc := range []struct {
+		alg string
+		key crypto.Signer
+	}{{"ES256", ecKey}, {"RS256", rsaKey}} {
+		b.Run(tc.alg, func(b *testing.B) { benchColdVerify(b, tc.alg, tc.key) })
+	}
+}
+
+// typicalClaims is a claim set as an IdP issues it for an API call.
+func typicalClaims() map[string]any {
+	c := claimsAt(testNow)
+	c["email"] = "alice@example.com"
+	c["email_verified"] = true
+	c["groups"] = []string{"engineering", "oncall"}
+	c["scope"] = "openid profile api:read"
+	c["nbf"] = testNow.Unix()
+	return c
+}
+
+func benchColdVerify(b *testing.B, alg string, key crypto.Signer) {
+	pub := key.Public()
+	kid := thumb(b, pub)
+	tok := signToken(b, alg, key, map[string]any{"kid": kid}, typicalClaims())
+	base := IssuerConfig{Issuer: testIssuer, Audiences: []string{testAudience}, Algorithms: []string{alg}}
+
+	pemIC := base
+	pemIC.PublicKeys = [][]byte{publicPEM(b, pub)}
+	pemV := newTestVerifier(b, Options{Issuers: []IssuerConfig{pemIC}, CacheSize: -1})
+
+	srv := newJWKSServer(b, jwksJSON(b, []string{kid}, pub))
+	jwksIC := base
+	jwksIC.JWKSURL = srv.URL + "/jwks.json"
+	jwksV := newTestVerifier(b, Options{Issuers: []IssuerConfig{jwksIC}, CacheSize: -1})
+	waitReady(b, jwksV)
+
+	static, err := jwk.Parse(jwksJSON(b, []string{kid}, pub))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	cache := jwk.NewCache(ctx)
+	if err := cache.Register(jwksIC.JWKSURL, jwk.WithMinRefreshInterval(time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := cache.Refresh(ctx, jwksIC.JWKSURL); err != nil {
+		b.Fatal(err)
+	}
+
+	run := func(name string, verify func() error) {
+		b.Run(name, func(b *testing.B) {
+			if err := verify(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := verify(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	run("gatehouse/pem", func() error { _, err := pemV.Verify(ctx, tok); return err })
+	run("gatehouse/jwks", func() error { _, err := jwksV.Verify(ctx, tok); return err })
+	run("jwx/pem", func() error {
+		_, err := jwxVerify(ctx, pemV, tok, func() (jwk.Set, error) { return static, nil })
+		return err
+	})
+	run("jwx/jwk.Cache", func() error {
+		_, err := jwxVerify(ctx, pemV, tok, func() (jwk.Set, error) { return cache.Get(ctx, jwksIC.JWKSURL) })
+		return err
+	})
+	run("jwx/parse-only", func() error {
+		_, err := jwt.Parse([]byte(tok), jwxOptions(pemV, pemV.issuers[testIssuer], static)...)
+		return err
+	})
+}
+
+// jwxOptions are the jwt.Parse options that do what jwx can do itself:
+// signature with the issuer's key set (kid lookup, algorithm from the key
+// family), exp/nbf/iat with leeway, iss, aud, exp and sub required.
+func jwxOptions(v *Verifier, is *issuer, set jwk.Set) []jwt.ParseOption {
+	now := v.now()
+	return []jwt.ParseOption{
+		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
+		jwt.WithValidate(true),
+		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
+		jwt.WithAcceptableSkew(v.leeway),
+		jwt.WithIssuer(is.name),
+		jwt.WithAudience(is.audiences[0]),
+		jwt.WithRequiredClaim("exp"),
+		jwt.WithRequiredClaim("sub"),
+	}
+}
+
+// jwxVerify is the jwx-based cold path as it would ship: the checks jwx
+// does not make (16 KiB cap, typ allow-list, repeated member names, crit,
+// alg allow-list before any key is used, exp numeric, max_lifetime, exact
+// claim values, email_verified, claim mapping) stay around jwt.Parse.
+// jwt.Token keeps exp as time.Time and drops repeated names, so the raw
+// claim set is still decoded once for them.
+func jwxVerify(ctx context.Context, v *Verifier, token string, keys func() (jwk.Set, error)) (*auth.Identity, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid("token too large")
+	}
+	hdrPart, rest, _ := strings.Cut(token, ".")
+	payPart, _, _ := strings.Cut(rest, ".")
+	hdr, err := v.decodeHeader(hdrPart)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := b64.DecodeString(payPart)
+	if err != nil {
+		return nil, invalid("malformed token")
+	}
+	if checkUnique(payload) != nil {
+		return nil, invalid("repeated claim name")
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil || claims == nil {
+		return nil, invalid("malformed token")
+	}
+	iss, _ := claims["iss"].(string)
+	is := v.issuers[iss]
+	if is == nil {
+		return nil, invalid("unknown issuer")
+	}
+	if !is.algorithms[hdr.alg] {
+		return nil, invalid("algorithm not allowed")
+	}
+	set, err := keys()
+	if err != nil {
+		return nil, &auth.Error{Kind: auth.ErrUnavailable, Description: "signing keys unavailable"}
+	}
+	if _, err := jwt.Parse([]byte(token), jwxOptions(v, is, set)...); err != nil {
+		return nil, invalid("token invalid")
+	}
+	// identity re-checks exp/nbf/iat/aud (a few comparisons) besides the
+	// rules jwx lacks; a shipped version would skip those four.
+	return v.identity(is, claims, v.now())
+}
