@@ -28,6 +28,8 @@ import (
 //	gatehouse/jwks    Verifier.Verify, key from a fetched JWKS
 //	jwx/pem           jwxVerify with a static jwk.Set
 //	jwx/jwk.Cache     jwxVerify with the set from jwk.Cache.Get
+//	jwx/own-keys      jwxVerify with Gatehouse's kid selection and keys
+//	                  converted once, handed to jwx by a jws.KeyProvider
 //	jwx/parse-only    jwt.Parse with validation alone: what jwx itself costs,
 //	                  none of Gatehouse's rules (a lower bound, not a candidate)
 func BenchmarkColdVerify(b *testing.B) {
@@ -104,6 +106,19 @@ func benchColdVerify(b *testing.B, alg string, key crypto.Signer) {
 		_, err := jwxVerify(ctx, pemV, tok, func() (jwk.Set, error) { return cache.Get(ctx, jwksIC.JWKSURL) })
 		return err
 	})
+	is := pemV.issuers[testIssuer]
+	ownKeys := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		h := sig.ProtectedHeaders()
+		keys, _ := is.static.candidates(h.KeyID(), h.Algorithm().String())
+		for _, k := range keys {
+			sink.Key(h.Algorithm(), k.raw)
+		}
+		return nil
+	})
+	run("jwx/own-keys", func() error {
+		_, err := jwxVerifyWith(ctx, pemV, tok, jwt.WithKeyProvider(ownKeys))
+		return err
+	})
 	run("jwx/parse-only", func() error {
 		_, err := jwt.Parse([]byte(tok), jwxOptions(pemV, pemV.issuers[testIssuer], static)...)
 		return err
@@ -115,8 +130,7 @@ func benchColdVerify(b *testing.B, alg string, key crypto.Signer) {
 // family), exp/nbf/iat with leeway, iss, aud, exp and sub required.
 func jwxOptions(v *Verifier, is *issuer, set jwk.Set) []jwt.ParseOption {
 	now := v.now()
-	return []jwt.ParseOption{
-		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
+	opts := []jwt.ParseOption{
 		jwt.WithValidate(true),
 		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
 		jwt.WithAcceptableSkew(v.leeway),
@@ -125,6 +139,10 @@ func jwxOptions(v *Verifier, is *issuer, set jwk.Set) []jwt.ParseOption {
 		jwt.WithRequiredClaim("exp"),
 		jwt.WithRequiredClaim("sub"),
 	}
+	if set != nil {
+		opts = append(opts, jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)))
+	}
+	return opts
 }
 
 // jwxVerify is the jwx-based cold path as it would ship: the checks jwx
@@ -134,6 +152,17 @@ func jwxOptions(v *Verifier, is *issuer, set jwk.Set) []jwt.ParseOption {
 // jwt.Token keeps exp as time.Time and drops repeated names, so the raw
 // claim set is still decoded once for them.
 func jwxVerify(ctx context.Context, v *Verifier, token string, keys func() (jwk.Set, error)) (*auth.Identity, error) {
+	set, err := keys()
+	if err != nil {
+		return nil, &auth.Error{Kind: auth.ErrUnavailable, Description: "signing keys unavailable"}
+	}
+	return jwxVerifyWith(ctx, v, token, jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)))
+}
+
+// jwxVerifyWith is jwxVerify with the key option given: a jwk.Set (jwx
+// selects by kid and converts the jwk.Key on every verify) or a key
+// provider handing over keys converted once at load, as Gatehouse's do.
+func jwxVerifyWith(ctx context.Context, v *Verifier, token string, keyOpt jwt.ParseOption) (*auth.Identity, error) {
 	if len(token) > MaxTokenSize {
 		return nil, invalid("token too large")
 	}
@@ -162,11 +191,7 @@ func jwxVerify(ctx context.Context, v *Verifier, token string, keys func() (jwk.
 	if !is.algorithms[hdr.alg] {
 		return nil, invalid("algorithm not allowed")
 	}
-	set, err := keys()
-	if err != nil {
-		return nil, &auth.Error{Kind: auth.ErrUnavailable, Description: "signing keys unavailable"}
-	}
-	if _, err := jwt.Parse([]byte(token), jwxOptions(v, is, set)...); err != nil {
+	if _, err := jwt.Parse([]byte(token), append(jwxOptions(v, is, nil), keyOpt)...); err != nil {
 		return nil, invalid("token invalid")
 	}
 	// identity re-checks exp/nbf/iat/aud (a few comparisons) besides the
