@@ -198,3 +198,59 @@ func jwxVerifyWith(ctx context.Context, v *Verifier, token string, keyOpt jwt.Pa
 	// rules jwx lacks; a shipped version would skip those four.
 	return v.identity(is, claims, v.now())
 }
+
+// TestJWXVerifyAgrees checks that the two paths BenchmarkColdVerify
+// compares do the same work: the same identity for a good token, a refusal
+// for each bad one.
+func TestJWXVerifyAgrees(t *testing.T) {
+	testKeys(t)
+	pub := ecKey.Public()
+	kid := thumb(t, pub)
+	ic := IssuerConfig{Issuer: testIssuer, Audiences: []string{testAudience}, Algorithms: []string{"ES256"},
+		PublicKeys: [][]byte{publicPEM(t, pub)}}
+	v := newTestVerifier(t, Options{Issuers: []IssuerConfig{ic}, CacheSize: -1})
+	set, err := jwk.Parse(jwksJSON(t, []string{kid}, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func() (jwk.Set, error) { return set, nil }
+	ctx := context.Background()
+
+	good := signToken(t, "ES256", ecKey, map[string]any{"kid": kid}, typicalClaims())
+	want, err := v.Verify(ctx, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := jwxVerify(ctx, v, good, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != want.Subject || got.Email != want.Email || len(got.Groups) != len(want.Groups) ||
+		len(got.Scopes) != len(want.Scopes) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Fatalf("jwx identity %+v, want %+v", got, want)
+	}
+
+	bad := map[string]func(c map[string]any){
+		"expired":      func(c map[string]any) { c["exp"] = testNow.Add(-time.Minute).Unix() },
+		"not yet":      func(c map[string]any) { c["nbf"] = testNow.Add(time.Minute).Unix() },
+		"audience":     func(c map[string]any) { c["aud"] = "other" },
+		"no exp":       func(c map[string]any) { delete(c, "exp") },
+		"string exp":   func(c map[string]any) { c["exp"] = "1900000000" },
+		"control char": func(c map[string]any) { c["email"] = "a@b\n" },
+	}
+	for name, mutate := range bad {
+		c := typicalClaims()
+		mutate(c)
+		tok := signToken(t, "ES256", ecKey, map[string]any{"kid": kid}, c)
+		if _, err := v.Verify(ctx, tok); err == nil {
+			t.Errorf("%s: Verify accepted it", name)
+		}
+		if _, err := jwxVerify(ctx, v, tok, keys); err == nil {
+			t.Errorf("%s: jwxVerify accepted it", name)
+		}
+	}
+	forged := signToken(t, "ES256", attackerKey, map[string]any{"kid": kid}, typicalClaims())
+	if _, err := jwxVerify(ctx, v, forged, keys); err == nil {
+		t.Error("jwxVerify accepted a token signed with another key")
+	}
+}
