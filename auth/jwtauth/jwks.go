@@ -2,7 +2,6 @@ package jwtauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -153,7 +152,7 @@ func (s *jwksSource) fetch() (time.Duration, error) {
 		s.logger.Warn("JWKS key skipped", "issuer", s.issuer, "url", s.url, "error", e)
 	}
 	if len(keys) == 0 {
-		return 0, fmt.Errorf("parse JWKS %s: %w", s.url, errors.New("no usable signing keys"))
+		return 0, fmt.Errorf("parse JWKS %s: no usable signing keys", s.url)
 	}
 	next := newKeySet(keys)
 	if prev := s.set.Swap(next); prev != nil && !sameKeys(prev, next) && s.onChange != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,11 +83,12 @@ func (v *Verifier) decodeHeader(part string) (header, error) {
 	if checkUnique(raw) != nil {
 		return header{}, invalid("repeated header name")
 	}
-	typ, isString := m["typ"].(string)
-	if _, present := m["typ"]; present && !isString {
+	rawTyp, hasTyp := m["typ"]
+	typ, isString := rawTyp.(string)
+	if hasTyp && !isString {
 		return header{}, invalid("malformed token")
 	}
-	if _, present := m["typ"]; !typeAccepted(typ, present, v.typ) {
+	if !typeAccepted(typ, hasTyp, v.typ) {
 		return header{}, invalid("token type not accepted")
 	}
 	alg, ok := m["alg"].(string)
@@ -223,20 +225,12 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 // audienceOK reports whether aud (a string or an array of strings) holds
 // one of want.
 func audienceOK(aud any, want []string) bool {
-	var have []string
 	switch a := aud.(type) {
 	case string:
-		have = []string{a}
+		return slices.Contains(want, a)
 	case []any:
 		for _, x := range a {
-			if s, ok := x.(string); ok {
-				have = append(have, s)
-			}
-		}
-	}
-	for _, h := range have {
-		for _, w := range want {
-			if h == w {
+			if s, ok := x.(string); ok && slices.Contains(want, s) {
 				return true
 			}
 		}
