@@ -20,7 +20,7 @@ import (
 // validation options, the rules jwx does not know kept as small checks
 // around it (issue 11 item 6). Run with
 //
-//	go test -run '^$' -bench ColdVerify -benchmem -count 6 ./auth/jwtauth
+//	go test -run '^$' -bench ColdVerify -benchmem -count 20 -benchtime 300x ./auth/jwtauth
 //
 // Sub-benchmarks, per algorithm:
 //
