@@ -20,7 +20,7 @@ test: vet
 	$(GO) test -race -timeout 20m ./...
 
 # Side-by-side benchmarks: the in-process Go benchmarks, then the load
-# benchmark (bench/README.fragment.md): real processes, pinned with taskset.
+# benchmark (README.md, "Performance"): real processes, pinned with taskset.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./cmd/gatehouse/ | tee bench.txt
 	$(GO) run ./bench | tee -a bench.txt
