@@ -13,15 +13,15 @@ import (
 
 func TestContractCluster(t *testing.T) {
 	c := authtest.StartCluster(t, 3, 1)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: time.Second})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: time.Second})
 	})
 }
 
 func TestContractSentinel(t *testing.T) {
 	s := authtest.StartSentinel(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: s.SentinelAddrs(), MasterName: s.MasterName, Now: now, Timeout: time.Second})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: s.SentinelAddrs(), MasterName: s.MasterName, Now: now, Timeout: time.Second})
 	})
 }
 
