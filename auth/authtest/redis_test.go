@@ -1,12 +1,14 @@
 package authtest
 
 import (
-	"fmt"
-
 	"context"
-	"github.com/redis/go-redis/v9"
+	"fmt"
+	"net"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartRedisStopRestart(t *testing.T) {
@@ -110,5 +112,37 @@ func TestStartSentinel(t *testing.T) {
 	}
 	if got != "v" {
 		t.Errorf("GET after failover = %q, %v; want %q", got, err, "v")
+	}
+}
+
+// TestStartRedisPortTaken: when the port picked for the server, or for an
+// AnyPort argument, is taken before redis-server binds it, StartRedis
+// starts again on new ports instead of failing.
+func TestStartRedisPortTaken(t *testing.T) {
+	for _, taken := range []int{0, 1} { // the server's port, the cluster bus port
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		busy := l.Addr().(*net.TCPAddr).Port
+		calls := 0
+		pick := func(t testing.TB) int {
+			calls++
+			if calls-1 == taken {
+				return busy
+			}
+			return FreePort(t)
+		}
+		r := startRedisPick(t, pick, "", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", AnyPort)
+		if r.Port() == strconv.Itoa(busy) || r.ExtraPort(0) == strconv.Itoa(busy) {
+			t.Errorf("case %d: server on %s, bus %s; want neither on the taken port %d", taken, r.Port(), r.ExtraPort(0), busy)
+		}
+		if calls != 4 {
+			t.Errorf("case %d: %d ports picked, want 4 (two starts)", taken, calls)
+		}
+		if err := r.Client(t).Ping(context.Background()).Err(); err != nil {
+			t.Errorf("case %d: PING: %v", taken, err)
+		}
+		_ = l.Close()
 	}
 }
