@@ -292,7 +292,9 @@ func sigtermUnderLoad(t *testing.T, bin string) {
 			}
 		})
 	}
-	time.Sleep(600 * time.Millisecond)
+	// Under load: every client has had answers (2 each on average) and
+	// has its next request in flight.
+	waitFor(t, 10*time.Second, "load established", func() bool { return ok.Load() >= 16 })
 	signalled.Store(true)
 	p.signal(t, syscall.SIGTERM)
 	waitFor(t, 2*time.Second, "/readyz 503 right after SIGTERM", func() bool { return p.readyzStatus() == 503 })
