@@ -149,3 +149,18 @@ func TestStartRedisPortTaken(t *testing.T) {
 		_ = l.Close()
 	}
 }
+
+// TestRefusingAddr: connections are refused, and the port stays taken.
+func TestRefusingAddr(t *testing.T) {
+	addr := RefusingAddr(t)
+	for range 3 {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("dial %s: connected, want refused", addr)
+		}
+	}
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Errorf("listen %s: got the port, want it held", addr)
+	}
+}

@@ -14,6 +14,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -39,6 +44,10 @@ routes:
 
 const goldenAdminToken = "golden-admin-token-0123456789abcdef"
 
+// unknownSessionID is a well-formed session ID (32 bytes, base64url) that
+// no store holds.
+const unknownSessionID = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
 // goldenReq is one request of the fixed set. A body is form-encoded
 // unless json is set; {{token}} in a header is replaced by an access token
 // for alice.
@@ -61,6 +70,7 @@ var goldenRequests = []goldenReq{
 	{method: "GET", path: "/ops/x", headers: []string{"Authorization: Bearer {{token}}"}},
 	{method: "GET", path: "/app/x", headers: []string{"Accept: application/json"}},
 	{method: "GET", path: "/app/x", headers: []string{"Cookie: gatehouse_session=bogus", "Accept: application/json"}},
+	{method: "GET", path: "/app/x", headers: []string{"Cookie: gatehouse_session=" + unknownSessionID, "Accept: application/json"}},
 	{method: "POST", path: "/app/x", headers: []string{"Accept: application/json"}},
 	{method: "GET", path: "/a/%2e%2e/b"},
 	{method: "GET", path: "/public/%00"},
@@ -104,11 +114,35 @@ func TestGoldenErrorsAndMetrics(t *testing.T) {
 	if status != 200 || access == "" {
 		t.Fatalf("password grant: %d %v", status, tok)
 	}
+	errs, proxied := runGolden(t, in, goldenRequests, access)
+	proxied++ // the password grant above
+	compareGolden(t, "testdata/errors.golden", errs)
+
+	// The request counter is updated as the response ends: wait until it
+	// has counted every request on the proxy listener.
+	deadline := time.Now().Add(10 * time.Second)
+	var exposition string
+	for {
+		_, exposition = get(t, in.AdminURL+"/metrics")
+		if n := sumSeries(exposition, "gatehouse_requests_total"); n == float64(proxied) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("gatehouse_requests_total sums to %v after 10s, want %d", n, proxied)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	compareGolden(t, "testdata/metrics.golden", []byte(normaliseMetrics(exposition)))
+}
+
+// runGolden sends reqs in order and returns the rendered answers and how
+// many went to the proxy listener.
+func runGolden(t *testing.T, in *instance, reqs []goldenReq, access string) ([]byte, int) {
+	t.Helper()
 	client := &http.Client{Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var errs bytes.Buffer
-	proxied := 1 // the password grant above
-	for _, g := range goldenRequests {
+	var out bytes.Buffer
+	proxied := 0
+	for _, g := range reqs {
 		base := in.URL
 		if g.admin {
 			base = in.AdminURL
@@ -135,24 +169,76 @@ func TestGoldenErrorsAndMetrics(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		fmt.Fprintf(&errs, "%s\n", goldenEntry(t, g, resp, body))
+		fmt.Fprintf(&out, "%s\n", goldenEntry(t, g, resp, body))
 	}
-	compareGolden(t, "testdata/errors.golden", errs.Bytes())
+	return out.Bytes(), proxied
+}
 
-	// The request counter is updated as the response ends: wait until it
-	// has counted every request on the proxy listener.
-	deadline := time.Now().Add(10 * time.Second)
-	var exposition string
-	for {
-		_, exposition = get(t, in.AdminURL+"/metrics")
-		if n := sumSeries(exposition, "gatehouse_requests_total"); n == float64(proxied) {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("gatehouse_requests_total sums to %v after 10s, want %d", n, proxied)
+// goldenUnavailableConfig is goldenConfig on a Redis store that refuses
+// connections, with on_error: deny, and an external JWT issuer (a token
+// can then be made without the store).
+const goldenUnavailableConfig = `
+listen: "{{listen}}"
+upstream: "{{upstream}}"
+admin: {listen: "{{admin}}", token_file: "{{dir}}/admin.token"}
+store:
+  type: redis
+  on_error: deny
+  timeout: 200ms
+  redis: {addrs: ["{{redis}}"]}
+users: {file: "{{dir}}/users.yaml"}
+session: {secure: false}
+jwt:
+  issue:
+    issuer: "http://gatehouse.test"
+    signing_key_file: "{{dir}}/issuing.pem"
+  issuers:
+    - issuer: "https://idp.test"
+      audiences: [my-api]
+      algorithms: [ES256]
+      public_key_files: ["{{dir}}/idp.pub.pem"]
+      claims: {user: preferred_username}
+routes:
+  - {name: public, match: {path_prefix: "/public/"}, auth: none}
+  - {name: api, match: {path_prefix: "/api/"}, auth: jwt}
+  - {name: app, match: {path_prefix: "/"}, auth: session}
+`
+
+// TestGoldenErrorsStoreDown pins the answers given while the store cannot
+// answer (testdata/errors_store_down.golden): 503 bodies on routes, the
+// token endpoint, readiness and the admin API.
+func TestGoldenErrorsStoreDown(t *testing.T) {
+	key, _, pub := ecKeyPEM(t)
+	cfg := strings.ReplaceAll(goldenUnavailableConfig, "{{redis}}", authtest.RefusingAddr(t))
+	in := startGatehouse(t, cfg, map[string]string{
+		"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256"), "idp.pub.pem": pub,
+		"admin.token": goldenAdminToken + "\n",
+	})
+	tok := jwt.New()
+	for k, v := range map[string]any{"iss": "https://idp.test", "aud": []string{"my-api"}, "sub": "alice",
+		"preferred_username": "alice", "jti": "golden-jti", "iat": time.Now(), "exp": time.Now().Add(5 * time.Minute)} {
+		if err := tok.Set(k, v); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval
 	}
-	compareGolden(t, "testdata/metrics.golden", []byte(normaliseMetrics(exposition)))
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := "Authorization: Bearer " + goldenAdminToken
+	errs, _ := runGolden(t, in, []goldenReq{
+		{method: "GET", path: "/public/x"},
+		{method: "GET", path: "/api/x", headers: []string{"Authorization: Bearer {{token}}"}},
+		{method: "GET", path: "/app/x", headers: []string{"Cookie: gatehouse_session=" + unknownSessionID, "Accept: application/json"}},
+		{method: "GET", path: "/.gatehouse/userinfo", headers: []string{"Authorization: Bearer {{token}}"}},
+		{method: "POST", path: "/.gatehouse/token", body: "grant_type=password&username=alice&password=" + testPassword},
+		{method: "POST", path: "/.gatehouse/token", body: "grant_type=refresh_token&refresh_token=bogus"},
+		{admin: true, method: "GET", path: "/readyz"},
+		{admin: true, method: "GET", path: "/admin/sessions?user=alice", headers: []string{admin}},
+		{admin: true, method: "DELETE", path: "/admin/sessions?user=alice", headers: []string{admin}},
+		{admin: true, method: "POST", path: "/admin/revoke", headers: []string{admin}, body: `{"subject":"alice"}`, json: true},
+	}, string(signed))
+	compareGolden(t, "testdata/errors_store_down.golden", errs)
 }
 
 // goldenEntry renders one response: the request, the status, the headers
@@ -193,12 +279,18 @@ func goldenEntry(t *testing.T, g goldenReq, resp *http.Response, body []byte) st
 		t.Errorf("%s %s: JSON body %q: %v", g.method, g.path, body, err)
 		return line + "\n  (bad JSON)\n"
 	}
-	for _, k := range []string{"error", "error_description", "request_id"} {
+	members := []string{"error", "error_description", "request_id"}
+	if g.admin && g.path == "/readyz" {
+		members = []string{"status", "reason"} // the readiness shape
+	}
+	for _, k := range members {
 		if v, _ := m[k].(string); v == "" {
 			t.Errorf("%s %s: error body without %s: %s", g.method, g.path, k, body)
 		}
 	}
-	m["request_id"] = "<request_id>"
+	if _, ok := m["request_id"]; ok {
+		m["request_id"] = "<request_id>"
+	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out) // sorted keys
 	enc.SetEscapeHTML(false)
