@@ -49,6 +49,7 @@ func TestStartRedisArgs(t *testing.T) {
 }
 
 func TestStartCluster(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	c := StartCluster(t, 3, 1)
 	if got := len(c.Addrs()); got != 6 {
 		t.Fatalf("got %d nodes, want 6", got)
@@ -89,6 +90,7 @@ func TestStartCluster(t *testing.T) {
 }
 
 func TestStartSentinel(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	s := StartSentinel(t)
 	before := s.MasterAddr()
 	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs()})
