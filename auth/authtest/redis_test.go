@@ -1,12 +1,14 @@
 package authtest
 
 import (
-	"fmt"
-
 	"context"
-	"github.com/redis/go-redis/v9"
+	"fmt"
+	"net"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestStartRedisStopRestart(t *testing.T) {
@@ -18,7 +20,10 @@ func TestStartRedisStopRestart(t *testing.T) {
 		t.Fatalf("SET on a started server: %v", err)
 	}
 	r.Stop()
-	if err := c.Ping(ctx).Err(); err == nil {
+	// A client that does not retry: the default one backs off for ~2 s.
+	once := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer once.Close()
+	if err := once.Ping(ctx).Err(); err == nil {
 		t.Fatalf("PING on a stopped server succeeded")
 	}
 	r.Restart()
@@ -44,6 +49,7 @@ func TestStartRedisArgs(t *testing.T) {
 }
 
 func TestStartCluster(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	c := StartCluster(t, 3, 1)
 	if got := len(c.Addrs()); got != 6 {
 		t.Fatalf("got %d nodes, want 6", got)
@@ -84,6 +90,7 @@ func TestStartCluster(t *testing.T) {
 }
 
 func TestStartSentinel(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	s := StartSentinel(t)
 	before := s.MasterAddr()
 	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: s.MasterName, SentinelAddrs: s.SentinelAddrs()})
@@ -110,5 +117,52 @@ func TestStartSentinel(t *testing.T) {
 	}
 	if got != "v" {
 		t.Errorf("GET after failover = %q, %v; want %q", got, err, "v")
+	}
+}
+
+// TestStartRedisPortTaken: when the port picked for the server, or for an
+// AnyPort argument, is taken before redis-server binds it, StartRedis
+// starts again on new ports instead of failing.
+func TestStartRedisPortTaken(t *testing.T) {
+	for _, taken := range []int{0, 1} { // the server's port, the cluster bus port
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		busy := l.Addr().(*net.TCPAddr).Port
+		calls := 0
+		pick := func(t testing.TB) int {
+			calls++
+			if calls-1 == taken {
+				return busy
+			}
+			return FreePort(t)
+		}
+		r := startRedisPick(t, pick, "", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", AnyPort)
+		if r.Port() == strconv.Itoa(busy) || r.ExtraPort(0) == strconv.Itoa(busy) {
+			t.Errorf("case %d: server on %s, bus %s; want neither on the taken port %d", taken, r.Port(), r.ExtraPort(0), busy)
+		}
+		if calls != 4 {
+			t.Errorf("case %d: %d ports picked, want 4 (two starts)", taken, calls)
+		}
+		if err := r.Client(t).Ping(context.Background()).Err(); err != nil {
+			t.Errorf("case %d: PING: %v", taken, err)
+		}
+		_ = l.Close()
+	}
+}
+
+// TestRefusingAddr: connections are refused, and the port stays taken.
+func TestRefusingAddr(t *testing.T) {
+	addr := RefusingAddr(t)
+	for range 3 {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Fatalf("dial %s: connected, want refused", addr)
+		}
+	}
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Errorf("listen %s: got the port, want it held", addr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 // sentinels to promote the replica, which holds the replicated data and
 // accepts writes.
 func TestSentinelKillMaster(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	s := StartSentinel(t)
 	before := s.MasterAddr()
 	rdb := redis.NewClient(&redis.Options{Addr: before, MaxRetries: -1, DialerRetries: 1})

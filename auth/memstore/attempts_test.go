@@ -14,14 +14,6 @@ func TestAttemptsContract(t *testing.T) {
 	storetest.RunAttempts(t, func(t *testing.T) auth.LoginAttempts { return NewAttempts(nil) })
 }
 
-func TestStoreAttemptsContract(t *testing.T) {
-	storetest.RunAttempts(t, func(t *testing.T) auth.LoginAttempts {
-		s := New(nil)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	})
-}
-
 // TestAttemptsRefillAndBound checks the token-bucket refill on a fake
 // clock and that memory stays bounded however many clients there are.
 func TestAttemptsRefillAndBound(t *testing.T) {

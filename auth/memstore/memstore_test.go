@@ -11,8 +11,8 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return New(now)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return storetest.Fixture{Store: New(now)} // every expiry reads now
 	})
 }
 

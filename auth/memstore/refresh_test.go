@@ -6,14 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
-	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
 )
-
-func TestRefreshContract(t *testing.T) {
-	storetest.RunRefresh(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return New(now)
-	})
-}
 
 func TestRefreshSweep(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}

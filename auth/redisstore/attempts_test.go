@@ -8,27 +8,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
-	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
 )
-
-func TestAttemptsContract(t *testing.T) {
-	r := authtest.StartRedis(t)
-	storetest.RunAttempts(t, func(t *testing.T) auth.LoginAttempts {
-		return newStore(t, Options{Addrs: []string{r.Addr}})
-	})
-}
-
-// TestAttemptsContractCluster: both keys of an attempt share the IP as
-// hash tag, so the one script runs on a cluster.
-func TestAttemptsContractCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
-	c := authtest.StartCluster(t, 3, 0)
-	storetest.RunAttempts(t, func(t *testing.T) auth.LoginAttempts {
-		return newStore(t, Options{Addrs: c.Addrs(), Timeout: 2 * time.Second})
-	})
-}
 
 // TestAttemptKeys checks the documented keys: under the prefix, the IP as
 // hash tag, the username only as a hash, and a TTL of at most the period.

@@ -132,7 +132,9 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatalf("JTIRevoked = %v, %v", ok, err)
 	}
 	r.Stop()
-	time.Sleep(100 * time.Millisecond) // the subscriber sees the connection close
+	eventually(t, 5*time.Second, "both subscribers see the connection close", func() bool {
+		return !a.SubscriptionUp() && !b.SubscriptionUp()
+	})
 	start := time.Now()
 	_, jerr := b.JTIRevoked(ctx, "hot")
 	_, serr := b.SubjectRevokedAt(ctx, "alice")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
 	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
+	"github.com/redis/go-redis/v9"
 )
 
 // prefix returns a fresh key prefix, so that stores sharing one server do
@@ -82,18 +85,117 @@ func (c *counter) get(op string) int {
 	return c.ops[op]
 }
 
+// contractStore makes a store for the contract suite, with a FastForward
+// hook that lets time pass on the real server (see fastForward).
+func contractStore(t *testing.T, o Options) storetest.Fixture {
+	o.KeyPrefix = prefix()
+	s := newStore(t, o)
+	return storetest.Fixture{Store: s, FastForward: func(d time.Duration) error {
+		return fastForward(testCtx(t), s, o.KeyPrefix, d)
+	}}
+}
+
+// ffScript shortens KEYS[1]'s remaining TTL by ARGV[1] ms, deleting the
+// key when that is all it had left; a key without a TTL is left alone.
+// One key per call, so it runs on a cluster too.
+var ffScript = redis.NewScript(`
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then return 0 end
+local d = tonumber(ARGV[1])
+if left <= d then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], left - d) end
+return 1`)
+
+// fastForward makes d pass for s on a real Redis server: every key under
+// prefix with a TTL gets it shortened by d, or is deleted if it would have
+// expired within d, and s's process-local cache is dropped (its lifetimes
+// run on the real clock and are at most MaxCacheTTL; dropping it only
+// sends reads to Redis, which the contract must survive anyway: see
+// TestContractNaive). This is sound for this store because Redis keeps no
+// other time the suite depends on: scores and values holding times (the
+// session index, LastSeen, refresh expiries) are written from Options.Now,
+// the suite's clock, which moves by d too; only the login-attempt scripts
+// read the server's TIME, and the attempt cases never let time pass.
+// Polling for real expiry instead would still wait ≥ 1 s per case and
+// cannot shorten the "touch slides the expiry" case, which waits for
+// something not to happen. TestRealExpiry keeps one case on real TTLs.
+func fastForward(ctx context.Context, s *Store, prefix string, d time.Duration) error {
+	ms := d.Milliseconds()
+	if ms <= 0 {
+		return nil
+	}
+	each := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := ffScript.Run(ctx, s.rdb, []string{iter.Val()}, ms).Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, each)
+	case *redis.Client:
+		err = each(ctx, c)
+	default:
+		err = fmt.Errorf("fast-forward: unexpected client %T", s.rdb)
+	}
+	s.cache.reset()
+	return err
+}
+
 func TestContract(t *testing.T) {
 	r := authtest.StartRedis(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: []string{r.Addr}, Now: now})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: []string{r.Addr}, Now: now})
 	})
 }
 
 func TestContractNaive(t *testing.T) {
 	r := authtest.StartRedis(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: []string{r.Addr}, Now: now, CacheTTL: -1})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: []string{r.Addr}, Now: now, CacheTTL: -1})
 	})
+}
+
+// TestRealExpiry checks, on the server's own clock, what the suite checks
+// by fast-forwarding: a revoked jti, a session and a refresh token are gone
+// once their TTL has run out. The TTLs are short and the test waits for the
+// condition, not for a fixed time.
+func TestRealExpiry(t *testing.T) {
+	r := authtest.StartRedis(t)
+	s := newStore(t, Options{Addrs: []string{r.Addr}, CacheTTL: -1})
+	ctx := testCtx(t)
+	exp := time.Now().Add(150 * time.Millisecond)
+	if err := s.RevokeJTI(ctx, "j", exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, auth.SessionRecord{Key: "k", User: "alice"}, 150*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRefresh(ctx, auth.RefreshRecord{Key: "r", Family: "f", Expires: exp}, auth.TokenRef{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Not TouchSession: it would slide the session's expiry.
+		revoked, err := s.JTIRevoked(ctx, "j")
+		n, _ := s.rdb.Exists(ctx, s.keys.jti+"j", s.keys.session+"k").Result()
+		if err == nil && !revoked && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after a 150ms TTL: jti revoked %v (%v), %d keys left", revoked, err, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := s.TouchSession(ctx, "k", time.Minute); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("TouchSession after its idle timeout: %v, want auth.ErrNotFound", err)
+	}
+	if _, err := s.SpendRefresh(ctx, "r"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("SpendRefresh after its expiry: %v, want auth.ErrNotFound", err)
+	}
 }
 
 // TestKeysAreData checks the exact keys written for hostile identifiers:

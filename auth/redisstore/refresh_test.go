@@ -10,27 +10,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
-	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
 )
-
-func TestRefreshContract(t *testing.T) {
-	r := authtest.StartRedis(t)
-	storetest.RunRefresh(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: []string{r.Addr}, Now: now})
-	})
-}
-
-// TestRefreshContractCluster runs the suite on Redis Cluster: every script
-// touches one key, so families and pointers may live on different nodes.
-func TestRefreshContractCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
-	c := authtest.StartCluster(t, 3, 0)
-	storetest.RunRefresh(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: 2 * time.Second})
-	})
-}
 
 // TestRefreshKeys checks the schema: the token is stored only under its
 // SHA-256, as a pointer to its family, both with a TTL.

@@ -12,22 +12,25 @@ import (
 )
 
 func TestContractCluster(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	c := authtest.StartCluster(t, 3, 1)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: time.Second})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: c.Addrs(), Now: now, Timeout: time.Second})
 	})
 }
 
 func TestContractSentinel(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	s := authtest.StartSentinel(t)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store {
-		return newStore(t, Options{Addrs: s.SentinelAddrs(), MasterName: s.MasterName, Now: now, Timeout: time.Second})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+		return contractStore(t, Options{Addrs: s.SentinelAddrs(), MasterName: s.MasterName, Now: now, Timeout: time.Second})
 	})
 }
 
 // TestClusterMasterLoss writes sessions on every shard, kills a master and
 // expects its replica to serve them.
 func TestClusterMasterLoss(t *testing.T) {
+	t.Parallel() // waits on failover timers, not the CPU
 	c := authtest.StartCluster(t, 3, 1)
 	s := newStore(t, Options{Addrs: c.Addrs(), Timeout: time.Second})
 	ctx := testCtx(t)

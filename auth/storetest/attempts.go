@@ -15,10 +15,15 @@ import (
 // NewAttempts returns empty login-attempt counters, released by t.Cleanup.
 type NewAttempts func(t *testing.T) auth.LoginAttempts
 
-// RunAttempts runs the contract suite of auth.LoginAttempts. The rates are
-// per minute, so that no bucket refills during a test, even on a slow
-// machine.
+// RunAttempts runs the contract cases of auth.LoginAttempts alone, for
+// counters that are not part of a store (memstore.Attempts); Run runs them
+// too on a store that keeps attempts. The rates are per minute, so that no
+// bucket refills during a test, even on a slow machine.
 func RunAttempts(t *testing.T, newAttempts NewAttempts) {
+	runAttempts(t, newAttempts)
+}
+
+func runAttempts(t *testing.T, newAttempts NewAttempts) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s auth.LoginAttempts)

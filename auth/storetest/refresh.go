@@ -10,30 +10,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
-// RunRefresh runs the contract suite of auth.RefreshStore. Every subtest
-// gets its own store from newStore and runs in parallel with the others.
-func RunRefresh(t *testing.T, newStore NewStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s auth.Store, c *Clock)
-	}{
-		{"RefreshLifecycle", testRefreshLifecycle},
-		{"RefreshFamilyRevoke", testRefreshFamilyRevoke},
-		{"RefreshFamiliesIsolated", testRefreshFamiliesIsolated},
-		{"RefreshExpiry", testRefreshExpiry},
-		{"RefreshConcurrentSpend", testRefreshConcurrentSpend},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := &Clock{}
-			s := newStore(t, c.Now)
-			t.Cleanup(func() { _ = s.Close() })
-			tt.fn(t, s, c)
-		})
-	}
-}
-
 func refreshRecord(token, fam string, c *Clock, ttl time.Duration) auth.RefreshRecord {
 	now := c.Now()
 	return auth.RefreshRecord{

@@ -2,64 +2,126 @@
 // implementation must pass. Run it from the implementation's tests:
 //
 //	func TestContract(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T, now func() time.Time) auth.Store { … })
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Fixture {
+//			s := memstore.New(now)
+//			return storetest.Fixture{Store: s}
+//		})
 //	}
+//
+// The suite never sleeps to let time pass: it moves its clock forward and
+// calls the store's FastForward hook (the pattern of oauth2-proxy's
+// pkg/sessions/tests), so expiry cases take milliseconds.
 package storetest
 
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
-// NewStore returns an empty store whose clock is now, closed by t.Cleanup
-// or by the suite. Stores that keep time on a server may ignore now for
-// expiry: the suite's clock follows real time (see Clock.Pass).
-type NewStore func(t *testing.T, now func() time.Time) auth.Store
+// Fixture is one store under test.
+type Fixture struct {
+	Store auth.Store
+	// FastForward makes d pass for whatever keeps time outside the clock
+	// the store was given: a server's TTLs, a cache timed on the real
+	// clock. nil when the store reads time only from that clock (memstore).
+	// It must keep the store's observable semantics: what has expired
+	// after d in real time has expired after FastForward(d), nothing else.
+	FastForward func(d time.Duration) error
+}
 
-// Clock is the suite's clock. It follows real time, because a server
-// (Redis) expires keys by its own clock; expiry tests therefore use TTLs of
-// about a second. It is safe for concurrent use.
-type Clock struct{}
+// NewStore returns an empty store whose clock is now. The suite closes
+// Fixture.Store; NewStore may also register its own t.Cleanup.
+type NewStore func(t *testing.T, now func() time.Time) Fixture
 
-// Now returns the current time.
-func (c *Clock) Now() time.Time { return time.Now() }
+// Clock is the suite's clock: real time plus whatever the test has
+// fast-forwarded. It follows real time so that a server's own clock (Redis
+// counts TTLs down as real time passes) and the store's stay in step. It
+// is safe for concurrent use.
+type Clock struct {
+	t  *testing.T
+	ff func(time.Duration) error
 
-// Pass lets d go by.
-func (c *Clock) Pass(d time.Duration) { time.Sleep(d) }
+	mu     sync.Mutex
+	offset time.Duration
+}
 
-// Run runs the contract suite. Every subtest gets its own store from
-// newStore and runs in parallel with the others.
-func Run(t *testing.T, newStore NewStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s auth.Store, c *Clock)
-	}{
-		{"JTIRevoked", testJTIRevoked},
-		{"JTIExpiry", testJTIExpiry},
-		{"JTIWeird", testJTIWeird},
-		{"SubjectRevokedAt", testSubjectRevokedAt},
-		{"SessionLifecycle", testSessionLifecycle},
-		{"SessionIdleExpiry", testSessionIdleExpiry},
-		{"SessionTouchSlides", testSessionTouchSlides},
-		{"UserSessions", testUserSessions},
-		{"WeirdUsersAndKeys", testWeirdUsersAndKeys},
-		{"ForcedLogoutEpoch", testForcedLogoutEpoch},
-		{"MaxPerUser", testMaxPerUser},
-		{"SessionPages", testSessionPages},
+// Now returns the current time of the suite.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Pass lets d go by at once: the store's FastForward hook first, then the
+// clock.
+func (c *Clock) Pass(d time.Duration) {
+	c.t.Helper()
+	if c.ff != nil {
+		if err := c.ff(d); err != nil {
+			c.t.Fatalf("fast-forward %v: %v", d, err)
+		}
 	}
-	for _, tt := range tests {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// cases is every contract case of auth.Store, by subtest name.
+var cases = []struct {
+	name string
+	fn   func(t *testing.T, s auth.Store, c *Clock)
+}{
+	{"JTIRevoked", testJTIRevoked},
+	{"JTIExpiry", testJTIExpiry},
+	{"JTIWeird", testJTIWeird},
+	{"SubjectRevokedAt", testSubjectRevokedAt},
+	{"SessionLifecycle", testSessionLifecycle},
+	{"SessionIdleExpiry", testSessionIdleExpiry},
+	{"SessionTouchSlides", testSessionTouchSlides},
+	{"UserSessions", testUserSessions},
+	{"WeirdUsersAndKeys", testWeirdUsersAndKeys},
+	{"ForcedLogoutEpoch", testForcedLogoutEpoch},
+	{"MaxPerUser", testMaxPerUser},
+	{"SessionPages", testSessionPages},
+	{"RefreshLifecycle", testRefreshLifecycle},
+	{"RefreshFamilyRevoke", testRefreshFamilyRevoke},
+	{"RefreshFamiliesIsolated", testRefreshFamiliesIsolated},
+	{"RefreshExpiry", testRefreshExpiry},
+	{"RefreshConcurrentSpend", testRefreshConcurrentSpend},
+}
+
+// Run runs every contract case: revocations, sessions, refresh families,
+// and, when the store also keeps login attempts (auth.LoginAttempts), the
+// attempts cases as Attempts/<name>. Every subtest gets its own store from
+// newStore and its own clock, and runs in parallel with the others.
+func Run(t *testing.T, newStore NewStore) {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := &Clock{}
-			s := newStore(t, c.Now)
-			t.Cleanup(func() { _ = s.Close() })
-			tt.fn(t, s, c)
+			c := &Clock{t: t}
+			f := newStore(t, c.Now)
+			c.ff = f.FastForward
+			t.Cleanup(func() { _ = f.Store.Close() })
+			tt.fn(t, f.Store, c)
 		})
 	}
+	t.Run("Attempts", func(t *testing.T) {
+		t.Parallel()
+		runAttempts(t, func(t *testing.T) auth.LoginAttempts {
+			f := newStore(t, time.Now)
+			t.Cleanup(func() { _ = f.Store.Close() })
+			a, ok := f.Store.(auth.LoginAttempts)
+			if !ok {
+				t.Skipf("%T keeps no login attempts", f.Store)
+			}
+			return a
+		})
+	})
 }
 
 func ctx(t *testing.T) context.Context {

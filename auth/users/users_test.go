@@ -2,9 +2,11 @@ package users
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,7 +144,8 @@ func TestHashPassword(t *testing.T) {
 func TestWatcherReloads(t *testing.T) {
 	dir := t.TempDir()
 	hf := write(t, dir, "h", "a:"+hash(t, "old")+"\n")
-	w, err := NewWatcher("", hf, nil)
+	logs := &syncBuf{}
+	w, err := NewWatcher("", hf, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,12 +156,18 @@ func TestWatcherReloads(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	write(t, dir, "h", "garbage line\n")
-	time.Sleep(100 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "users reload failed") { // the watcher has read the bad file
+		if time.Now().After(deadline) {
+			t.Fatalf("the bad file was not read within 5s; log:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if _, ok := w.Authenticate("a", "old"); !ok {
 		t.Fatal("a bad file replaced the previous users")
 	}
 	write(t, dir, "h", "a:"+hash(t, "new")+"\n")
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		if _, ok := w.Authenticate("a", "new"); ok {
 			break
@@ -171,4 +180,22 @@ func TestWatcherReloads(t *testing.T) {
 	if _, ok := w.Authenticate("a", "old"); ok {
 		t.Error("old password still accepted after reload")
 	}
+}
+
+// syncBuf is a bytes.Buffer safe for a logger and a test to share.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -89,23 +89,47 @@ func ecKeyPEM(t *testing.T) (*ecdsa.PrivateKey, string, string) {
 
 // startGatehouse writes cfg (with {{listen}}, {{admin}}, {{upstream}} and
 // {{dir}} filled in) and runs `gatehouse serve` until the test ends.
+//
+// serve takes its listen addresses from the config and cannot report a
+// port the OS chose, so the ports come from authtest.FreePort, which
+// another process may take before serve binds it: when serve exits because
+// an address is in use, startGatehouse starts it again on new ports.
 func startGatehouse(t *testing.T, cfg string, files map[string]string) *instance {
 	t.Helper()
 	up, hits := upstream(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
+	for attempt := 1; ; attempt++ {
+		in, stderr, err := startGatehouseOnce(t, cfg, dir, up.URL)
+		if err == nil {
+			in.hits = hits
+			return in
+		}
+		if !addrInUse(err.Error()+stderr) || attempt == 3 {
+			t.Fatalf("%v\nstderr: %s", err, stderr)
+		}
+		t.Logf("gatehouse: %v; starting again on new ports", err)
+	}
+}
+
+func startGatehouseOnce(t *testing.T, cfg, dir, upstreamURL string) (*instance, string, error) {
+	t.Helper()
 	listen := fmt.Sprintf("127.0.0.1:%d", authtest.FreePort(t))
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", authtest.FreePort(t))
-	cfg = strings.NewReplacer("{{listen}}", listen, "{{admin}}", adminAddr, "{{upstream}}", up.URL, "{{dir}}", dir).Replace(cfg)
+	cfg = strings.NewReplacer("{{listen}}", listen, "{{admin}}", adminAddr, "{{upstream}}", upstreamURL, "{{dir}}", dir).Replace(cfg)
 	path := filepath.Join(dir, "gatehouse.yaml")
 	writeFiles(t, dir, map[string]string{"gatehouse.yaml": cfg})
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{URL: "http://" + listen, AdminURL: "http://" + adminAddr, Dir: dir, hits: hits,
+	in := &instance{URL: "http://" + listen, AdminURL: "http://" + adminAddr, Dir: dir,
 		stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	stderr := &syncBuffer{}
 	go func() { in.done <- run(ctx, []string{"serve", "-config", path}, nil, in.stdout, stderr) }()
+	exited := false
 	t.Cleanup(func() {
 		cancel()
+		if exited {
+			return
+		}
 		select {
 		case <-in.done:
 		case <-time.After(10 * time.Second):
@@ -120,18 +144,25 @@ func startGatehouse(t *testing.T, cfg string, files map[string]string) *instance
 		resp, err := http.Get(in.AdminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return in
+			return in, "", nil
 		}
 		select {
 		case err := <-in.done:
-			t.Fatalf("gatehouse exited: %v\nstderr: %s", err, stderr)
+			exited = true
+			return nil, stderr.String(), fmt.Errorf("gatehouse exited: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gatehouse did not start: %v", err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval
 	}
+}
+
+// addrInUse reports whether a server's error output says that its listen
+// address was taken.
+func addrInUse(out string) bool {
+	return strings.Contains(strings.ToLower(out), "address already in use")
 }
 
 // get sends a GET with optional "Name: value" headers.

@@ -63,7 +63,7 @@ func TestBrowserPages(t *testing.T) {
 		fmt.Fprint(w, logoSVG)
 	}))
 	t.Cleanup(brand.Close)
-	down := fmt.Sprintf("http://127.0.0.1:%d", authtest.FreePort(t)) // nothing listens there
+	down := "http://" + authtest.RefusingAddr(t) // connections are refused there
 	cfg := strings.NewReplacer("{{brand}}", brand.URL, "{{down}}", down).Replace(pagesConfig)
 	in := startGatehouse(t, cfg, map[string]string{"users.yaml": sessUsersYAML(t)})
 	ctx := newBrowser(t, chromium, 90*time.Second)

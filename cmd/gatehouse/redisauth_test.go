@@ -84,8 +84,7 @@ func TestRedisACLUser(t *testing.T) {
 func TestRedisTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := selfSignedCert(t, dir)
-	tlsPort := authtest.FreePort(t)
-	r := authtest.StartRedis(t, "--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile,
+	r := authtest.StartRedis(t, "--tls-port", authtest.AnyPort, "--tls-cert-file", certFile,
 		"--tls-key-file", keyFile, "--tls-auth-clients", "no")
 	if err := r.Client(t).Do(context.Background(), "ACL", "SETUSER", "gatehouse", "on", ">tls-pw", "~*", "&*", "+@all").Err(); err != nil {
 		t.Fatal(err)
@@ -94,7 +93,7 @@ func TestRedisTLS(t *testing.T) {
 	key, _, pub := ecKeyPEM(t)
 	up, _ := upstream(t)
 	bin := buildBinary(t)
-	tlsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+	tlsAddr := net.JoinHostPort("127.0.0.1", r.ExtraPort(0))
 	proc := startProcess(t, bin, up.URL, redisAuthCfg(tlsAddr, "gatehouse", true), map[string]string{"idp.pub.pem": pub, "redis-password": "tls-pw"})
 	waitStatus(t, 5*time.Second, 200, proc.AdminURL+"/readyz")
 	tok := idp{key}.token(t, "alice", time.Now(), map[string]any{"jti": "tls-jti"})

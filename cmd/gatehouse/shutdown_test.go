@@ -26,7 +26,8 @@ type process struct {
 	cmd                *exec.Cmd
 	stdout             *syncBuffer
 	exited             chan struct{}
-	code               int // valid once exited is closed
+	code               int  // valid once exited is closed
+	healthy            bool // answered /healthz once started
 }
 
 // buildBinary builds the gatehouse binary into a directory that lives as
@@ -42,11 +43,26 @@ func buildBinary(t *testing.T) string {
 }
 
 // startProcess writes cfg (placeholders as in startGatehouse, with
-// {{upstream}} given) and runs `gatehouse serve` until it is healthy.
+// {{upstream}} given) and runs `gatehouse serve` until it is healthy,
+// starting again on new ports when one was taken (see startGatehouse).
 func startProcess(t *testing.T, bin, upstreamURL, cfg string, files map[string]string) *process {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
+	for attempt := 1; ; attempt++ {
+		p := startProcessOnce(t, bin, upstreamURL, cfg, dir)
+		if p.healthy {
+			return p
+		}
+		if !addrInUse(p.stdout.String()) || attempt == 3 {
+			t.Fatalf("gatehouse exited with %d:\n%s", p.code, p.stdout)
+		}
+		t.Logf("gatehouse: an address was taken; starting again on new ports")
+	}
+}
+
+func startProcessOnce(t *testing.T, bin, upstreamURL, cfg, dir string) *process {
+	t.Helper()
 	listen := fmt.Sprintf("127.0.0.1:%d", authtest.FreePort(t))
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", authtest.FreePort(t))
 	cfg = strings.NewReplacer("{{listen}}", listen, "{{admin}}", adminAddr, "{{upstream}}", upstreamURL, "{{dir}}", dir).Replace(cfg)
@@ -68,7 +84,7 @@ func startProcess(t *testing.T, bin, upstreamURL, cfg string, files map[string]s
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		if t.Failed() {
+		if t.Failed() && p.healthy {
 			t.Logf("gatehouse output:\n%s", p.stdout)
 		}
 	})
@@ -76,17 +92,18 @@ func startProcess(t *testing.T, bin, upstreamURL, cfg string, files map[string]s
 	for {
 		if resp, err := http.Get(p.AdminURL + "/healthz"); err == nil {
 			resp.Body.Close()
+			p.healthy = true
 			return p
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("gatehouse exited with %d:\n%s", p.code, p.stdout)
+			return p
 		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gatehouse did not start:\n%s", p.stdout)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }
 
@@ -275,7 +292,9 @@ func sigtermUnderLoad(t *testing.T, bin string) {
 			}
 		})
 	}
-	time.Sleep(600 * time.Millisecond)
+	// Under load: every client has had answers (2 each on average) and
+	// has its next request in flight.
+	waitFor(t, 10*time.Second, "load established", func() bool { return ok.Load() >= 16 })
 	signalled.Store(true)
 	p.signal(t, syscall.SIGTERM)
 	waitFor(t, 2*time.Second, "/readyz 503 right after SIGTERM", func() bool { return p.readyzStatus() == 503 })

@@ -159,6 +159,22 @@ func (tr *traffic) record(o outcome) {
 }
 
 // stop ends the traffic and waits for the goroutines; it is idempotent.
+// waitFlowing waits until every worker's requests are getting through
+// (twice as many successes as workers), so that the switch happens under
+// established traffic.
+func (tr *traffic) waitFlowing(t *testing.T) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "traffic flowing before the switch", func() bool {
+		n := 0
+		for _, o := range tr.snapshot() {
+			if o.status == http.StatusOK {
+				n++
+			}
+		}
+		return n >= 2*trafficWorkers
+	})
+}
+
 func (tr *traffic) stop() {
 	tr.cancel()
 	tr.wg.Wait()
@@ -347,7 +363,7 @@ func sentinelSwitch(t *testing.T, what string, switchMaster func(*authtest.Senti
 	mustWork(t, in, creds, "before the switch")
 
 	tr := startTraffic(t, in, creds)
-	time.Sleep(500 * time.Millisecond)
+	tr.waitFlowing(t)
 	began := time.Now()
 	switchMaster(s)
 	done := time.Now()
@@ -431,7 +447,7 @@ func TestClusterMasterLossUnderTraffic(t *testing.T) {
 	mustWork(t, in, creds, "before the master loss")
 
 	tr := startTraffic(t, in, creds)
-	time.Sleep(500 * time.Millisecond)
+	tr.waitFlowing(t)
 	began := time.Now()
 	if dead := c.KillMaster(0); dead != victim {
 		t.Fatalf("KillMaster(0) killed %s, want %s", dead, victim)
