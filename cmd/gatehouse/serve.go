@@ -119,7 +119,10 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go s.watchStore(bg, cfg.Store.Timeout)
-	go s.watchReloads(bg)
+	// The reload watch exists before either listener serves: a change
+	// made once /healthz answers is seen.
+	rw := s.newReloadWatch()
+	go s.watchReloads(bg, rw)
 	go func() { _ = adminSrv.Serve(adminLn) }()
 	defer adminSrv.Close() // last: /readyz answers 503 throughout the drain
 	serveErr := make(chan error, 1)
