@@ -123,6 +123,7 @@ func New(o Options) (*Store, error) {
 		// uses maintenance notifications.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	installDialHook(rdb)
 	if o.Observe != nil {
 		rdb.AddHook(observeHook(o.Observe))
 	}
