@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"net"
 	"syscall"
 	"time"
@@ -120,13 +121,13 @@ func installDialHook(rdb redis.UniversalClient) {
 }
 
 // failedConn is a connection whose dial failed: every read and write
-// returns the dial error, which go-redis treats as the dial failure it is
-// (it retries it and drops the connection). It implements syscall.Conn so
-// that the pool's health check discards it if it is ever pooled idle.
+// returns a dialError, and go-redis drops the connection. It implements
+// syscall.Conn so that the pool's health check discards it if it is ever
+// pooled idle.
 type failedConn struct{ err error }
 
-func (c failedConn) Read([]byte) (int, error)         { return 0, c.err }
-func (c failedConn) Write([]byte) (int, error)        { return 0, c.err }
+func (c failedConn) Read([]byte) (int, error)         { return 0, dialError{c.err} }
+func (c failedConn) Write([]byte) (int, error)        { return 0, dialError{c.err} }
 func (c failedConn) Close() error                     { return nil }
 func (c failedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c failedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
@@ -134,5 +135,17 @@ func (c failedConn) SetDeadline(time.Time) error      { return nil }
 func (c failedConn) SetReadDeadline(time.Time) error  { return nil }
 func (c failedConn) SetWriteDeadline(time.Time) error { return nil }
 func (c failedConn) SyscallConn() (syscall.RawConn, error) {
-	return nil, c.err
+	return nil, dialError{c.err}
 }
+
+// dialError is a failed dial as a failedConn reports it. go-redis does not
+// retry it: neither the connection handshake on the failed connection
+// (which would only fail again after a back-off) nor the command (the next
+// call dials afresh anyway). errors.Is sees through it (ECONNREFUSED,
+// context.DeadlineExceeded), errors.As does not: go-redis would retry a
+// *net.OpError.
+type dialError struct{ err error }
+
+func (e dialError) Error() string        { return e.err.Error() }
+func (e dialError) Is(target error) bool { return errors.Is(e.err, target) }
+func isDialError(err error) bool         { return errors.As(err, new(dialError)) }

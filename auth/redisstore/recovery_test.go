@@ -1,9 +1,7 @@
 package redisstore
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"sort"
 	"sync"
 	"testing"
@@ -114,21 +112,6 @@ func (tr *traffic) waitOK(t *testing.T, from time.Time) time.Duration {
 	}
 }
 
-// answersPing reports whether a fresh connection to addr gets PONG.
-func answersPing(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(100 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && line == "+PONG\r\n"
-}
-
 // TestRecoveryAfterFreeze: Redis is frozen (SIGSTOP) under traffic long
 // enough for its listen backlog to fill, so that dials time out; after
 // SIGCONT the first store call succeeds within recoveryLimit. go-redis's
@@ -163,28 +146,13 @@ func TestRecoveryAfterRestart(t *testing.T) {
 		r.Stop()
 		tr.waitFailing(t, time.Second)
 		tr.reset()
-		accepting := make(chan time.Time, 1)
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if answersPing(r.Addr) {
-					accepting <- time.Now()
-					return
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
+		accepting, stop := authtest.WhenAnswering(r.Addr)
 		r.Restart()
 		var at time.Time
 		select {
 		case at = <-accepting:
 		case <-time.After(5 * time.Second):
-			close(stop)
+			stop()
 			t.Fatal("the restarted server did not answer a fresh connection")
 		}
 		lags = append(lags, tr.waitOK(t, at))
