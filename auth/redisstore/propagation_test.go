@@ -132,7 +132,10 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatalf("JTIRevoked = %v, %v", ok, err)
 	}
 	r.Stop()
-	time.Sleep(100 * time.Millisecond) // the subscriber sees the connection close
+	// B stops trusting its cache once its subscriber sees the connection close.
+	eventually(t, 5*time.Second, "B's subscription seen down", func() bool {
+		return time.Now().UnixNano() >= b.cache.healthyUntil.Load()
+	})
 	start := time.Now()
 	_, jerr := b.JTIRevoked(ctx, "hot")
 	_, serr := b.SubjectRevokedAt(ctx, "alice")
