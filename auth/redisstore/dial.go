@@ -48,9 +48,10 @@ func (dialHook) DialHook(next redis.DialHook) redis.DialHook {
 }
 
 // staggeredDial calls dial, and again every redialAfter while no call has
-// returned. It returns the first connection, or the
-// last error once every dial failed, or ctx's error when ctx ends first.
-// Connections that lose the race are closed.
+// returned. It returns the first connection, or the last error once every
+// dial failed, or ctx's error when ctx ends first. Connections that lose
+// the race are closed. While Redis is unreachable, this is at most one SYN
+// per redialAfter per dial in progress (go-redis allows PoolSize of them).
 func staggeredDial(ctx context.Context, dial func(context.Context) (net.Conn, error)) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
