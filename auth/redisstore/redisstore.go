@@ -130,6 +130,7 @@ func New(o Options) (*Store, error) {
 		// uses maintenance notifications.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	installDialHook(rdb)
 	if o.Observe != nil {
 		rdb.AddHook(observeHook(o.Observe))
 	}
@@ -253,7 +254,7 @@ func (h reloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 
 func (h reloadHook) check(err error) {
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) {
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || isDialError(err) {
 		h.cc.ReloadState(context.Background())
 	}
 }

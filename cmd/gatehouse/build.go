@@ -38,8 +38,9 @@ type generation struct {
 }
 
 // newStore opens the configured store. The Redis store does not need Redis
-// to be up: Gatehouse starts anyway and /readyz says so.
-func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.Logger) (auth.Store, error) {
+// to be up: Gatehouse starts anyway and /readyz says so. called, if not
+// nil, hears of every Redis command's outcome.
+func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.Logger, called func(op string, err error)) (auth.Store, error) {
 	if cfg.Store.Type != "redis" {
 		return memstore.New(nil), nil
 	}
@@ -53,6 +54,9 @@ func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.L
 	}
 	if r.TLS {
 		o.TLS = tlsConfig(r.Addrs)
+	}
+	if called != nil {
+		o.Observe = func(op string, d time.Duration, err error) { m.ObserveStore(op, d, err); called(op, err) }
 	}
 	s, err := redisstore.New(o)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,6 +114,79 @@ func TestVersionAndUsage(t *testing.T) {
 		_, stderr, err := runCmd(t, "", cmd, "-h")
 		if err == nil || stderr == "" {
 			t.Errorf("%s -h: err %v, no usage printed", cmd, err)
+		}
+	}
+}
+
+var updateCheckGolden = flag.Bool("update-check-golden", false, "rewrite testdata/check/check.golden")
+
+// TestCheckGolden: check prints every problem of testdata/check/bad.yaml,
+// decode, validation, file and parse problems together, each with its key
+// path, and exits 1. It used to stop after the decode and validation
+// problems and never read the files.
+func TestCheckGolden(t *testing.T) {
+	_, stderr, err := runCmd(t, "", "check", "-config", filepath.Join("testdata", "check", "bad.yaml"))
+	if !errors.Is(err, errReported) {
+		t.Fatalf("check: err = %v, want problems reported (exit 1)", err)
+	}
+	const golden = "testdata/check/check.golden"
+	if *updateCheckGolden {
+		if err := os.WriteFile(golden, []byte(stderr), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, rerr := os.ReadFile(golden)
+	if rerr != nil {
+		t.Fatalf("%v (run go test -run TestCheckGolden -update-check-golden to create it)", rerr)
+	}
+	if stderr != string(want) {
+		t.Errorf("check output differs from %s (rerun with -update-check-golden if intended):\ngot:\n%s\nwant:\n%s", golden, stderr, want)
+	}
+}
+
+// TestCheckPrintsEveryProblem is the issue's example: an unknown key, a bad
+// jwt.leeway and a missing jwt.issue.signing_key_file are all printed;
+// with -skip-files, only the first two.
+func TestCheckPrintsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	writeFiles(t, dir, map[string]string{"gatehouse.yaml": `
+listen: ":8080"
+upstream: "http://127.0.0.1:3000"
+bogus_key: 1
+jwt:
+  leeway: 10m
+  issue: {signing_key_file: "` + dir + `/signing.pem"}
+routes:
+  - {name: app, match: {path_prefix: "/"}, auth: none}
+`})
+	wants := []string{
+		"bogus_key: unknown key",
+		"jwt.leeway: 10m0s is out of range",
+		"jwt.issue.signing_key_file: open " + dir + "/signing.pem: no such file or directory",
+	}
+	for _, skip := range []bool{false, true} {
+		args := []string{"check", "-config", cfg}
+		if skip {
+			args = append(args, "-skip-files")
+		}
+		out, stderr, err := runCmd(t, "", args...)
+		if !errors.Is(err, errReported) || out != "" {
+			t.Errorf("%q: err %v, stdout %q; want problems reported (exit 1)", args, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		n := len(wants)
+		if skip {
+			n--
+		}
+		if len(lines) != n {
+			t.Errorf("%q: %d lines, want %d:\n%s", args, len(lines), n, stderr)
+			continue
+		}
+		for i, want := range wants[:n] {
+			if !strings.HasPrefix(lines[i], want) {
+				t.Errorf("%q: line %d = %q, want it to start with %q", args, i+1, lines[i], want)
+			}
 		}
 	}
 }

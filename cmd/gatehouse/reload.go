@@ -19,37 +19,58 @@ import (
 // change is reloaded: editors and ConfigMap updates write in several steps.
 const defaultReloadSettle = 250 * time.Millisecond
 
+// reloadWatch is what watchReloads listens to: SIGHUP and, when the
+// platform allows it, the config file's directory. It is set up before the
+// listeners serve, so that a change made once /healthz answers is never
+// missed.
+type reloadWatch struct {
+	hup chan os.Signal
+	cw  *configWatcher // nil: reload with SIGHUP only
+}
+
+// newReloadWatch subscribes to SIGHUP and starts watching the config file.
+func (s *server) newReloadWatch() *reloadWatch {
+	rw := &reloadWatch{hup: make(chan os.Signal, 1)}
+	signal.Notify(rw.hup, syscall.SIGHUP)
+	cw, err := newConfigWatcher(s.configPath)
+	if err != nil {
+		s.log.Warn("config file watch unavailable; reload with SIGHUP", "error", err.Error())
+	} else {
+		rw.cw = cw
+	}
+	return rw
+}
+
+func (rw *reloadWatch) close() {
+	signal.Stop(rw.hup)
+	if rw.cw != nil {
+		rw.cw.w.Close()
+	}
+}
+
 // watchReloads reloads the config on SIGHUP and when the config file changes
-// on disk, until ctx ends. File changes are debounced.
-func (s *server) watchReloads(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// on disk, until ctx ends; then it closes rw. File changes are debounced.
+func (s *server) watchReloads(ctx context.Context, rw *reloadWatch) {
+	defer rw.close()
 	settle := s.reloadSettle
 	if settle <= 0 {
 		settle = defaultReloadSettle
 	}
 	debounce := time.NewTimer(settle)
 	debounce.Stop()
-	cw, err := newConfigWatcher(s.configPath)
-	if err != nil {
-		s.log.Warn("config file watch unavailable; reload with SIGHUP", "error", err.Error())
-	} else {
-		defer cw.w.Close()
-	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	if cw != nil {
-		events, errs = cw.w.Events, cw.w.Errors
+	if rw.cw != nil {
+		events, errs = rw.cw.w.Events, rw.cw.w.Errors
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case <-rw.hup:
 			s.reload("signal")
 		case ev := <-events:
-			if cw.relevant(ev) {
+			if rw.cw.relevant(ev) {
 				debounce.Reset(settle)
 			}
 		case err := <-errs:

@@ -32,6 +32,7 @@ type server struct {
 	m          *metrics.Metrics
 	store      auth.Store
 	storeUp    atomic.Bool
+	storeKick  chan struct{} // a store call failed while storeUp: check now (see watchStore)
 	stopping   atomic.Bool
 	inflight   atomic.Int64 // proxy requests running, upgraded connections included
 	current    atomic.Pointer[generation]
@@ -73,7 +74,8 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	s := &server{configPath: *path, log: slog.New(slog.NewJSONHandler(logOut, nil)), reg: prometheus.NewRegistry()}
 	s.m = metrics.New(s.reg, version)
 	s.adminToken = mat.adminToken
-	if s.store, err = newStore(cfg, mat, s.m, s.log); err != nil {
+	s.storeKick = make(chan struct{}, 1)
+	if s.store, err = newStore(cfg, mat, s.m, s.log, s.storeCalled); err != nil {
 		return err
 	}
 	defer s.store.Close()
@@ -121,7 +123,10 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go s.watchStore(bg, cfg.Store.Timeout)
-	go s.watchReloads(bg)
+	// The reload watch exists before either listener serves: a change
+	// made once /healthz answers is seen.
+	rw := s.newReloadWatch()
+	go s.watchReloads(bg, rw)
 	go func() { _ = adminSrv.Serve(adminLn) }()
 	defer adminSrv.Close() // last: /readyz answers 503 throughout the drain
 	serveErr := make(chan error, 1)
@@ -210,25 +215,6 @@ func (s *server) ready() error {
 		return errors.New("JWKS not fetched yet")
 	}
 	return nil
-}
-
-// watchStore pings the store every second for /readyz.
-func (s *server) watchStore(ctx context.Context, timeout time.Duration) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		pctx, cancel := context.WithTimeout(ctx, timeout)
-		err := s.store.Ping(pctx)
-		cancel()
-		if up := err == nil; up != s.storeUp.Swap(up) {
-			s.log.Info("store state changed", "up", up, "error", errString(err))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func errString(err error) string {

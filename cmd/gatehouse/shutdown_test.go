@@ -145,14 +145,20 @@ routes:
   - {name: app, match: {path_prefix: "/"}, auth: none}
 `
 
-// slowUpstream answers /slow after 200 ms, holds /hang for 10 s (or until
+// slowUpstream answers /slow after 200 ms (or after ?d=, announcing the
+// arrival of such a request on hangs), holds /hang for 10 s (or until
 // the request is cancelled; each arrival is sent on hangs) and echoes
 // WebSocket messages on /ws.
 func slowUpstream(t *testing.T) (srv *httptest.Server, hangs <-chan struct{}) {
 	h := make(chan struct{}, 16)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
+		d := 200 * time.Millisecond
+		if q := r.URL.Query().Get("d"); q != "" { // a longer request, announced on hangs
+			d, _ = time.ParseDuration(q)
+			h <- struct{}{}
+		}
+		time.Sleep(d)
 		io.WriteString(w, "ok")
 	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +262,7 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 // until exit, and the exit code must be 0. A request refused at dial time
 // (the listener was closed) was never accepted.
 func sigtermUnderLoad(t *testing.T, bin string) {
-	p, _ := startShutdown(t, bin, "10s")
+	p, hangs := startShutdown(t, bin, "10s")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	defer client.CloseIdleConnections()
 	var (
@@ -295,6 +301,20 @@ func sigtermUnderLoad(t *testing.T, bin string) {
 	// Under load: every client has had answers (2 each on average) and
 	// has its next request in flight.
 	waitFor(t, 10*time.Second, "load established", func() bool { return ok.Load() >= 16 })
+	// One request lasts 1.5 s, so that the drain (and the 503 window) does
+	// not end within milliseconds when the others happen to be finishing.
+	long := make(chan string, 1)
+	go func() {
+		resp, err := client.Get(p.URL + "/slow?d=1500ms")
+		if err != nil {
+			long <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		long <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	arrived(t, hangs)
 	signalled.Store(true)
 	p.signal(t, syscall.SIGTERM)
 	waitFor(t, 2*time.Second, "/readyz 503 right after SIGTERM", func() bool { return p.readyzStatus() == 503 })
@@ -318,6 +338,9 @@ func sigtermUnderLoad(t *testing.T, bin string) {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	wg.Wait()
+	if got := <-long; got != "200 ok" {
+		t.Errorf("the long request in flight at SIGTERM: %s, want 200 ok", got)
+	}
 	if st := <-readyAgain; st != 0 {
 		t.Errorf("/readyz answered %d during the drain, want 503 until exit", st)
 	}
