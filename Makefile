@@ -2,7 +2,9 @@
 GO       ?= go
 VERSION  ?= $(shell cat cmd/gatehouse/VERSION)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The binary's version is cmd/gatehouse/VERSION, embedded; VERSION here tags
+# and labels the image (and must equal the file: the Dockerfile checks).
+LDFLAGS  := -s -w -X main.commit=$(COMMIT)
 BIN      := bin/gatehouse
 
 .PHONY: build test vet fmt bench run image clean
@@ -22,7 +24,7 @@ test: vet
 # Side-by-side benchmarks: the in-process Go benchmarks, then the load
 # benchmark (README.md, "Performance"): real processes, pinned with taskset.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ ./cmd/gatehouse/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ | tee bench.txt
 	$(GO) run ./bench | tee -a bench.txt
 
 # The demo: the echo upstream on :3000 and Gatehouse on :8080.

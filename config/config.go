@@ -23,7 +23,15 @@ type Config struct {
 	// StripHeaders are removed from every client request before it goes
 	// upstream, on every route (any letter case, "_" for "-").
 	StripHeaders []string `koanf:"strip_headers"`
+	Log          Log      `koanf:"log"`
 	Routes       []Route  `koanf:"routes"`
+}
+
+// Log configures Gatehouse's own log on stdout.
+type Log struct {
+	Level  string `koanf:"level"`  // debug | info | warn | error
+	Format string `koanf:"format"` // json | text
+	Access bool   `koanf:"access"` // one access line per proxied request
 }
 
 // Server holds the proxy listener's timeouts and limits.
@@ -214,6 +222,7 @@ func Default() Config {
 			Method: "X-Auth-Method",
 		},
 		StripHeaders: DefaultStripHeaders(),
+		Log:          Log{Level: "info", Format: "json", Access: true},
 	}
 }
 

@@ -4,7 +4,14 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 )
+
+// Placeholder is the text every secret shipped in deploy/ holds until it is
+// replaced (deploy/README.md "Secrets and placeholders"). A file the config
+// names that still contains it is refused by CheckFiles: a placeholder admin
+// token is long enough to pass every other rule.
+const Placeholder = "REPLACE_ME"
 
 // ReadSecretFile reads the file at path and drops exactly one trailing
 // newline ("\n" or "\r\n"), so that a secret written by an editor or by
@@ -64,7 +71,8 @@ func (c *Config) files() []namedFile {
 // "jwt.issuers[0].public_key_files[1]: open x.pem: no such file or directory".
 // It does not parse the contents. Relative file names are resolved against
 // the process's working directory, not the config file's directory. It
-// returns nil when every file is readable and non-empty. Safe for concurrent
+// returns nil when every file is readable and non-empty. A file that still
+// holds Placeholder is a problem too. Safe for concurrent
 // use as long as c is not being modified.
 func (c *Config) CheckFiles() error {
 	var p problems
@@ -75,7 +83,20 @@ func (c *Config) CheckFiles() error {
 			p = append(p, &FieldError{Path: f.path, Problem: err.Error()})
 		case len(b) == 0:
 			p.add(f.path, "%q is empty", f.file)
+		case bytes.Contains(b, []byte(Placeholder)):
+			p.add(f.path, "%s: still holds the shipped placeholder (%s); put the real %s there", f.file, Placeholder, placeholderWhat(f.path))
 		}
 	}
 	return p.err()
+}
+
+// placeholderWhat names what belongs in the file at key path.
+func placeholderWhat(path string) string {
+	switch {
+	case strings.HasPrefix(path, "users."):
+		return "users"
+	case strings.Contains(path, "key_file"):
+		return "key"
+	}
+	return "secret"
 }

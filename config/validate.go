@@ -34,6 +34,8 @@ func (c *Config) Validate() error {
 	c.validateJWT(&p)
 	c.validateHeaders(&p)
 	validateStripHeaders(&p, c.StripHeaders)
+	checkChoice(&p, "log.level", "level", c.Log.Level, "debug", "info", "warn", "error")
+	checkChoice(&p, "log.format", "format", c.Log.Format, "json", "text")
 	c.validateRoutes(&p)
 	return p.err()
 }

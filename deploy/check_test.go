@@ -209,7 +209,7 @@ func runCheck(t *testing.T, o *objects, g *gatehousePod, fill bool) (string, err
 // key, a random admin token, a bcrypt users file, a Redis password) and runs
 // `gatehouse check` on the mounted files, with the service-link variables
 // Kubernetes injects: it must pass. With the placeholders left in, it must
-// not.
+// not, and it names every file that still holds one.
 func TestShippedConfigsPassCheck(t *testing.T) {
 	for _, dir := range shipped {
 		t.Run(strings.TrimPrefix(filepath.ToSlash(dir), kubeDir+"/"), func(t *testing.T) {
@@ -221,8 +221,18 @@ func TestShippedConfigsPassCheck(t *testing.T) {
 			} else if !strings.Contains(out, "OK") {
 				t.Errorf("gatehouse check output %q, want OK", out)
 			}
-			if out, err := runCheck(t, o, g, false); err == nil {
+			// Unfilled, check names every file that holds a placeholder.
+			out, err := runCheck(t, o, g, false)
+			if err == nil {
 				t.Errorf("gatehouse check passes with the placeholders in place:\n%s", out)
+			}
+			for p, content := range g.files {
+				if p == configFile || !bytes.Contains(content, []byte(placeholder)) {
+					continue
+				}
+				if want := p + ": still holds the shipped placeholder (REPLACE_ME); put the real "; !strings.Contains(out, want) {
+					t.Errorf("gatehouse check with the placeholders in place does not say %q:\n%s", want, out)
+				}
 			}
 		})
 	}

@@ -101,10 +101,13 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("final FROM %q, want %q", got, want)
 	}
 	build := strings.Join(runs, "\n")
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-X main.version=${VERSION}", "-X main.commit=${COMMIT}", "./cmd/gatehouse"} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-X main.commit=${COMMIT}", "./cmd/gatehouse", `"$(cat cmd/gatehouse/VERSION)"`} {
 		if !strings.Contains(build, want) {
 			t.Errorf("no RUN contains %q", want)
 		}
+	}
+	if strings.Contains(build, "main.version") {
+		t.Error("a RUN sets main.version: the binary's version is cmd/gatehouse/VERSION, embedded (and -X cannot override it)")
 	}
 	wantFinal := map[string]string{
 		"USER":       "65532:65532",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // lockedBuffer is a log sink safe for the server's goroutines.
@@ -50,5 +52,32 @@ func TestAccessLogClipsClientStrings(t *testing.T) {
 	}
 	if len(out) > 1024 {
 		t.Errorf("access line is %d bytes, want under 1 KiB", len(out))
+	}
+}
+
+// TestAccessLogOff: with Options.NoAccessLog (log.access: false) a request
+// writes no access line but is still counted; without it, one line per
+// request (README "Logs").
+func TestAccessLogOff(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		var buf lockedBuffer
+		hs := newHarness(t, func(o *Options) {
+			o.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+			o.NoAccessLog = off
+		})
+		for range 2 {
+			resp := hs.do(http.MethodGet, "/public/x")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", resp.StatusCode)
+			}
+		}
+		hs.proxy.Close()
+		lines := strings.Count(buf.String(), `"msg":"request"`)
+		if want := map[bool]int{false: 2, true: 0}[off]; lines != want {
+			t.Errorf("NoAccessLog=%v: %d access lines, want %d; log:\n%s", off, lines, want, buf.String())
+		}
+		if got := testutil.ToFloat64(hs.m.Requests.WithLabelValues("public", "none", "allowed")); got != 2 {
+			t.Errorf("NoAccessLog=%v: requests counted %v, want 2", off, got)
+		}
 	}
 }

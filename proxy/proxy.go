@@ -85,6 +85,9 @@ type Options struct {
 	Transport http.RoundTripper
 	Metrics   *metrics.Metrics // required
 	Logger    *slog.Logger     // nil: discard; receives one access line per request
+	// NoAccessLog turns the access line off (config log.access: false);
+	// metrics are still recorded and other lines still logged.
+	NoAccessLog bool
 }
 
 // Handler is the proxy listener's handler. It is immutable after New and safe
@@ -102,6 +105,7 @@ type Handler struct {
 	fwd       *forwarder
 	m         *metrics.Metrics
 	log       *slog.Logger
+	access    bool // write one access line per request (Options.NoAccessLog unset)
 	csrf      *http.CrossOriginProtection
 	refused   *route // metric children for _refused, _unmatched, _gatehouse
 	unmatched *route
@@ -124,7 +128,7 @@ func New(o Options) (*Handler, error) {
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
 		cookies: cookieSet(o.ProtectedCookies), bodyTimeout: o.BodyTimeout,
 		bearer: o.Bearer, sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved,
-		allowOnSE: o.AllowOnStoreError, m: o.Metrics, log: log,
+		allowOnSE: o.AllowOnStoreError, m: o.Metrics, log: log, access: !o.NoAccessLog,
 		csrf: http.NewCrossOriginProtection(),
 	}
 	for _, r := range o.Routes {
@@ -263,7 +267,7 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	}
 	c.Inc()
 	rt.duration.Observe(d.Seconds())
-	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+	if !h.access || !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
 	user := ""

@@ -136,7 +136,13 @@ func NewVerifier(o Options) (*Verifier, error) {
 	for i, ic := range o.Issuers {
 		is, err := v.newIssuer(ic, o)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("issuers[%d] %q: %w", i, ic.Issuer, err))
+			for _, e := range splitJoined(err) {
+				var ake *AlgorithmKeyError
+				if errors.As(e, &ake) {
+					ake.Issuer = i
+				}
+				errs = append(errs, fmt.Errorf("issuers[%d] %q: %w", i, ic.Issuer, e))
+			}
 			continue
 		}
 		if _, dup := v.issuers[is.name]; dup {
@@ -195,10 +201,8 @@ func (v *Verifier) newIssuer(ic IssuerConfig, o Options) (*issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for kind := range kinds {
-		if !hasKind(keys, kind) {
-			return nil, fmt.Errorf("no configured key can verify algorithms %s", strings.Join(ic.Algorithms, ", "))
-		}
+	if err := checkAlgorithmKeys(ic.Algorithms, keys); err != nil {
+		return nil, err
 	}
 	is.static = newKeySet(keys)
 	return is, nil
@@ -222,15 +226,6 @@ func checkAlgorithms(algs []string) (map[keyKind]bool, error) {
 		kinds[k.kind] = true
 	}
 	return kinds, nil
-}
-
-func hasKind(keys []*verifyKey, kind keyKind) bool {
-	for _, k := range keys {
-		if k.kind == kind {
-			return true
-		}
-	}
-	return false
 }
 
 // staticKeys converts an issuer's PEM keys, HMAC secret or jwk.Set.

@@ -194,9 +194,9 @@ func TestNewVerifierRejectsBadConfig(t *testing.T) {
 	}{
 		{"none", IssuerConfig{Algorithms: []string{"RS256", "none"}, PublicKeys: pemKey}, `"none" is never accepted`},
 		{"NONE", IssuerConfig{Algorithms: []string{"NONE"}, PublicKeys: pemKey}, `"none" is never accepted`},
-		{"HS256 with a public key", IssuerConfig{Algorithms: []string{"RS256", "HS256"}, PublicKeys: pemKey}, "no configured key can verify"},
+		{"HS256 with a public key", IssuerConfig{Algorithms: []string{"RS256", "HS256"}, PublicKeys: pemKey}, "HS256 has no key among the issuer's keys (the key is: RSA 2048); remove HS256 or add an HMAC secret"},
 		{"HS256 with JWKS", IssuerConfig{Algorithms: []string{"HS256"}, JWKSURL: "https://idp.test/jwks"}, "cannot be used with a JWKS URL"},
-		{"RS256 with a secret", IssuerConfig{Algorithms: []string{"RS256"}, HMACSecret: testHMACSecret}, "no configured key can verify"},
+		{"RS256 with a secret", IssuerConfig{Algorithms: []string{"RS256"}, HMACSecret: testHMACSecret}, "RS256 has no key among the issuer's keys (the key is: HMAC secret); remove RS256 or add an RSA key (2048 bits or more)"},
 		{"short secret", IssuerConfig{Algorithms: []string{"HS256"}, HMACSecret: []byte("short")}, "too short"},
 		{"no algorithms", IssuerConfig{PublicKeys: pemKey}, "no algorithms"},
 		{"unknown algorithm", IssuerConfig{Algorithms: []string{"RS257"}, PublicKeys: pemKey}, `unknown algorithm "RS257"`},

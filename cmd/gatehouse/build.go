@@ -122,7 +122,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Sessions: g.sessions, Reserved: reserved,
 		AllowOnStoreError: cfg.Store.OnError == "allow", UpstreamTimeout: cfg.Server.UpstreamTimeout,
 		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
-		Metrics:   s.m, Logger: s.log,
+		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
 	po.ProtectedCookies = []string{cfg.Session.CookieName, session.CSRFCookieName, session.CSRFCookieNameSecure}

@@ -23,8 +23,9 @@ import (
 //go:embed VERSION
 var versionFile string
 
-// commit is stamped at build time with -ldflags "-X main.commit=..."; version
-// may be overridden the same way (-X main.version=...).
+// commit is stamped at build time with -ldflags "-X main.commit=...".
+// version is always versionFile: -X cannot override a variable with a
+// computed initializer, so every build reports the file's version.
 var (
 	version = strings.TrimSpace(versionFile)
 	commit  = "unknown"

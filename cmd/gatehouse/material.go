@@ -79,7 +79,7 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 	if len(errs) == 0 && len(m.issuers) > 0 {
 		// Parse every key now, so that `check` reports bad PEM files.
 		if _, err := jwtauth.NewVerifier(jwtauth.Options{Issuers: m.issuers}); err != nil {
-			fail("jwt.issuers", err)
+			errs = append(errs, issuerProblems(cfg, err)...)
 		}
 	}
 	if f := cfg.Admin.TokenFile; f != "" {
@@ -105,6 +105,38 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 		}
 	}
 	return m, errors.Join(errs...)
+}
+
+// issuerProblems turns NewVerifier's errors into config problems: an
+// algorithm without a key is named by its key path
+// (jwt.issuers[0].algorithms[1]: ES256 has no key among public_key_files
+// …); anything else stays under jwt.issuers.
+func issuerProblems(cfg *config.Config, err error) []error {
+	var out []error
+	for _, e := range splitJoined(err) {
+		var ake *jwtauth.AlgorithmKeyError
+		if errors.As(e, &ake) && ake.Issuer < len(cfg.JWT.Issuers) {
+			source := "public_key_files"
+			if cfg.JWT.Issuers[ake.Issuer].HMACSecretFile != "" {
+				source = "hmac_secret_file"
+			}
+			out = append(out, &config.FieldError{
+				Path:    fmt.Sprintf("jwt.issuers[%d].algorithms[%d]", ake.Issuer, ake.Index),
+				Problem: ake.Explain(source),
+			})
+			continue
+		}
+		out = append(out, &config.FieldError{Path: "jwt.issuers", Problem: e.Error()})
+	}
+	return out
+}
+
+// splitJoined returns the errors joined in err (errors.Join), or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // ownIssuer makes Gatehouse's own tokens acceptable on jwt routes without

@@ -145,6 +145,7 @@ func (s *server) reload(trigger string) bool {
 		return false
 	}
 	old := s.current.Swap(g)
+	s.applyLogLevel(g.cfg)
 	if keys := restartOnly(old.cfg, g.cfg); len(keys) > 0 {
 		s.log.Warn("config reloaded, but these settings apply at start only; restart to apply them", "keys", keys)
 	}
@@ -163,7 +164,8 @@ func (s *server) buildFromFile() (*generation, error) {
 }
 
 // restartOnly lists the changed keys that a reload does not apply: the
-// listeners, the store, and the proxy listener's connection limits.
+// listeners, the store, the proxy listener's connection limits and the log
+// format (log.level and log.access apply on reload).
 func restartOnly(old, cur *config.Config) []string {
 	var keys []string
 	for _, c := range []struct {
@@ -177,6 +179,7 @@ func restartOnly(old, cur *config.Config) []string {
 		{"server.read_header_timeout", old.Server.ReadHeaderTimeout != cur.Server.ReadHeaderTimeout},
 		{"server.idle_timeout", old.Server.IdleTimeout != cur.Server.IdleTimeout},
 		{"server.max_header_bytes", old.Server.MaxHeaderBytes != cur.Server.MaxHeaderBytes},
+		{"log.format", old.Log.Format != cur.Log.Format},
 	} {
 		if c.changed {
 			keys = append(keys, c.key)

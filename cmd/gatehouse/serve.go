@@ -28,6 +28,7 @@ import (
 type server struct {
 	configPath string
 	log        *slog.Logger
+	logLevel   *slog.LevelVar // log.level, changed by a reload; nil in tests that build a server by hand
 	reg        *prometheus.Registry
 	m          *metrics.Metrics
 	store      auth.Store
@@ -71,7 +72,8 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	logOut, flushLog := bufferedLog(stdout, 100*time.Millisecond)
 	defer flushLog()
-	s := &server{configPath: *path, log: slog.New(slog.NewJSONHandler(logOut, nil)), reg: prometheus.NewRegistry()}
+	s := &server{configPath: *path, logLevel: new(slog.LevelVar), reg: prometheus.NewRegistry()}
+	s.log = newLogger(logOut, cfg.Log, s.logLevel)
 	s.m = metrics.New(s.reg, version)
 	s.adminToken = mat.adminToken
 	s.storeKick = make(chan struct{}, 1)
