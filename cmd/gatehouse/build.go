@@ -103,7 +103,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	})
 	do := proxy.DeciderOptions{Sessions: g.sessions, AllowOnStoreError: cfg.Store.ErrorPolicy() == config.OnErrorAllow}
 	if g.verifier != nil {
-		do.Bearer = g.verifier // not a typed nil: no verifier refuses every token
+		do.Bearer = g.verifier // only when set: a nil *Verifier in the interface would not be nil
 	}
 	g.decider = proxy.NewDecider(do)
 	reserved, err := s.reserved(ctx, cfg, g)
@@ -117,7 +117,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 			Method: cfg.IdentityHeaders.Method, Extra: cfg.IdentityHeaders.Extra, Assertion: cfg.IdentityHeaders.Assertion,
 		},
 		Sessions: g.sessions, Reserved: reserved,
-		AllowOnStoreError: cfg.Store.ErrorPolicy() == config.OnErrorAllow, UpstreamTimeout: cfg.Server.UpstreamTimeout,
+		AllowOnStoreError: do.AllowOnStoreError, UpstreamTimeout: cfg.Server.UpstreamTimeout,
 		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
 		Metrics:   s.m, Logger: s.log,
 	}
