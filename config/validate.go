@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -56,7 +55,7 @@ func (c *Config) validateServer(p *problems) {
 func (c *Config) validateStore(p *problems) {
 	s := c.Store
 	checkChoice(p, "store.type", "type", s.Type, "memory", "redis")
-	checkChoice(p, "store.on_error", "value", s.OnError, "deny", "allow")
+	checkChoice(p, "store.on_error", "value", s.OnError, "deny", "allow") // the keys of onErrors
 	positive(p, "store.timeout", s.Timeout)
 	if s.Type != "redis" {
 		return
@@ -86,7 +85,7 @@ func (c *Config) validateSession(p *problems) {
 	if strings.HasPrefix(s.CookieName, "__Host-") && (!s.Secure || s.Domain != "") {
 		p.add("session.cookie_name", "%q needs session.secure: true and an empty session.domain", s.CookieName)
 	}
-	checkChoice(p, "session.same_site", "value", s.SameSite, "lax", "strict")
+	checkChoice(p, "session.same_site", "value", s.SameSite, "lax", "strict") // the keys of sameSites
 	if strings.ContainsAny(s.Domain, " /:;,") {
 		p.add("session.domain", "%q is not a domain name", s.Domain)
 	}
@@ -179,39 +178,26 @@ func checkHostPort(p *problems, path, addr string) {
 	}
 }
 
-// checkUpstream reports a value that is not an absolute http(s) URL.
+// checkUpstream reports a value that is not an absolute http(s) URL
+// (parseUpstream's rule).
 func checkUpstream(p *problems, path, raw string) {
-	if !strings.Contains(raw, "://") {
-		p.add(path, "%q has no scheme; write \"http://%s\"", raw, strings.TrimPrefix(raw, "//"))
+	_, problem := parseUpstream(raw)
+	if problem == "" {
 		return
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		p.add(path, "%q is not a URL; write e.g. \"http://127.0.0.1:3000\"", raw)
-	case u.Scheme != "http" && u.Scheme != "https":
-		p.add(path, "%q has scheme %q; want http or https", raw, u.Scheme)
-	case u.Host == "" || u.Hostname() == "":
-		p.add(path, "%q has no host; write e.g. \"http://127.0.0.1:3000\"", raw)
-	case u.User != nil:
-		p.add(path, "%q carries credentials; upstream URLs may not contain user:password@", redactUser(u))
-	case u.RawQuery != "" || u.Fragment != "":
-		p.add(path, "%q has a query or fragment; an upstream is scheme://host[:port][/path]", raw)
+	shown := raw
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		shown = u.Redacted() // never print a password
 	}
+	p.add(path, "%q %s", shown, problem)
 }
 
-// redactUser prints u without its password.
-func redactUser(u *url.URL) string { return u.Redacted() }
-
-// checkPrefix reports a value that is neither a CIDR nor a single IP.
+// checkPrefix reports a value that is neither a CIDR nor a single IP
+// (parsePrefix's rule).
 func checkPrefix(p *problems, path, s string) {
-	if _, err := netip.ParsePrefix(s); err == nil {
-		return
+	if _, ok := parsePrefix(s); !ok {
+		p.add(path, "%q is not a CIDR or IP address; write e.g. \"10.0.0.0/8\" or \"192.168.1.10\"", s)
 	}
-	if _, err := netip.ParseAddr(s); err == nil {
-		return
-	}
-	p.add(path, "%q is not a CIDR or IP address; write e.g. \"10.0.0.0/8\" or \"192.168.1.10\"", s)
 }
 
 func checkRate(p *problems, path, s string) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -98,25 +99,27 @@ func pathProblem(p string) string {
 	return ""
 }
 
-var authModes = []string{"none", "session", "jwt", "any"}
-
 func (c *Config) validateRouteAuth(p *problems, path string, r *Route) {
-	if !slices.Contains(authModes, r.Auth) {
-		p.add(path+".auth", "unknown mode %q (want %s)", r.Auth, oneOf(authModes...))
+	if !r.Mode().Valid() {
+		var modes []string
+		for _, m := range auth.Modes {
+			modes = append(modes, string(m))
+		}
+		p.add(path+".auth", "unknown mode %q (want %s)", r.Auth, oneOf(modes...))
 		return
 	}
 	req := r.Require
 	hasRequire := len(req.Groups) > 0 || len(req.Scopes) > 0 || len(req.Claims) > 0
-	if r.Auth == "none" && hasRequire {
+	if r.Mode() == auth.ModeNone && hasRequire {
 		p.add(path+".require", "set on a route with auth: none, which has no identity to check; use session, jwt or any")
 	}
-	if r.Auth == "session" && len(req.Scopes) > 0 {
+	if r.Mode() == auth.ModeSession && len(req.Scopes) > 0 {
 		p.add(path+".require.scopes", "sessions carry no scopes, so auth: session can never satisfy them; use jwt or any")
 	}
-	if (r.Auth == "session" || r.Auth == "any") && c.Users.File == "" && c.Users.HtpasswdFile == "" {
+	if (r.Mode() == auth.ModeSession || r.Mode() == auth.ModeAny) && c.Users.File == "" && c.Users.HtpasswdFile == "" {
 		p.add(path+".auth", "%s needs users: set users.file or users.htpasswd_file", r.Auth)
 	}
-	if (r.Auth == "jwt" || r.Auth == "any") && len(c.JWT.Issuers) == 0 && c.JWT.Issue.SigningKeyFile == "" {
+	if (r.Mode() == auth.ModeJWT || r.Mode() == auth.ModeAny) && len(c.JWT.Issuers) == 0 && c.JWT.Issue.SigningKeyFile == "" {
 		p.add(path+".auth", "%s needs a token issuer: add jwt.issuers or set jwt.issue.signing_key_file", r.Auth)
 	}
 	for _, k := range sortedKeys(req.Claims) {

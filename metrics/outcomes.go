@@ -1,5 +1,7 @@
 package metrics
 
+import "github.com/gatehouse-proxy/gatehouse/auth"
+
 // The outcomes a request can end with, by where it ends. Pre-creating
 // exactly these series (at 0) lets rate() and increase() see the first
 // request of each kind, without exporting series that can never move
@@ -21,13 +23,13 @@ var (
 // RequestOutcomes lists the outcome values gatehouse_requests_total can
 // carry for a route label (a route name or RouteRefused, RouteUnmatched,
 // RouteGatehouse) and its auth mode. The slice is shared: do not modify it.
-func RequestOutcomes(route, auth string) []string {
+func RequestOutcomes(route, mode string) []string {
 	switch {
 	case route == RouteRefused || route == RouteUnmatched:
 		return outcomesPseudo
 	case route == RouteGatehouse:
 		return outcomesReserved
-	case auth == "none":
+	case mode == string(auth.ModeNone):
 		return outcomesNone
 	}
 	return outcomesAuth
@@ -42,4 +44,4 @@ func Proxied(route string) bool {
 
 // Authenticates reports whether an auth mode runs authentication, and so
 // has gatehouse_auth_duration_seconds series: false for "none".
-func Authenticates(auth string) bool { return auth != "none" }
+func Authenticates(mode string) bool { return mode != string(auth.ModeNone) }

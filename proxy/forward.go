@@ -13,6 +13,10 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
+// DefaultUpstreamTimeout is Options.UpstreamTimeout's zero value: the wait
+// for the upstream's response headers.
+const DefaultUpstreamTimeout = 60 * time.Second
+
 // forwarder is the ReverseProxy and its hooks.
 type forwarder struct {
 	h     *Handler
@@ -21,7 +25,7 @@ type forwarder struct {
 
 func newForwarder(h *Handler, transport http.RoundTripper, upstreamTimeout time.Duration) *forwarder {
 	if upstreamTimeout <= 0 {
-		upstreamTimeout = 60 * time.Second
+		upstreamTimeout = DefaultUpstreamTimeout
 	}
 	if transport == nil {
 		transport = NewTransport(upstreamTimeout)

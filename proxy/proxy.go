@@ -6,8 +6,9 @@
 // is checked or where sessions live.
 //
 // A request's path through this package: Handler.ServeHTTP (this file) →
-// refusePath (path.go) → route lookup (route.go) → authenticate (authn.go)
-// → forwarder.rewrite (forward.go).
+// refusePath (path.go) → route lookup (route.go) → authorize (authn.go),
+// which renders Decider.Decide (decide.go: authenticate, on_error,
+// authorize, cross-origin) → forwarder.rewrite (forward.go).
 package proxy
 
 import (
@@ -31,7 +32,9 @@ const ReservedPrefix = "/.gatehouse/"
 
 // BearerVerifier checks a Bearer JWT. On ErrUnavailable it may still return
 // the identity it verified (the signature was good but the revocation list
-// could not be read), for store.on_error: allow.
+// could not be read); Decide turns that into an explicit
+// Decision.RevocationUnknown under store.on_error: allow, and nothing else
+// reads it.
 type BearerVerifier interface {
 	Verify(ctx context.Context, token string) (*auth.Identity, error)
 }
@@ -97,16 +100,14 @@ type Handler struct {
 	headers   Headers
 	strip     stripper
 	trusted   []netip.Prefix
-	bearer    BearerVerifier
+	decider   *Decider
 	sessions  SessionAuthenticator
 	assert    AssertionSigner
 	reserved  http.Handler
-	allowOnSE bool
 	fwd       *forwarder
 	m         *metrics.Metrics
 	log       *slog.Logger
-	access    bool // write one access line per request (Options.NoAccessLog unset)
-	csrf      *http.CrossOriginProtection
+	access    bool   // write one access line per request (Options.NoAccessLog unset)
 	refused   *route // metric children for _refused, _unmatched, _gatehouse
 	unmatched *route
 	gatehouse *route
@@ -127,10 +128,13 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
 		cookies: cookieSet(o.ProtectedCookies), bodyTimeout: o.BodyTimeout,
-		bearer: o.Bearer, sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved,
-		allowOnSE: o.AllowOnStoreError, m: o.Metrics, log: log, access: !o.NoAccessLog,
-		csrf: http.NewCrossOriginProtection(),
+		sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
+		access: !o.NoAccessLog,
 	}
+	h.decider = NewDecider(DeciderOptions{
+		Bearer: o.Bearer, Sessions: o.Sessions, AllowOnStoreError: o.AllowOnStoreError,
+		SendableIdentity: o.Headers.validIdentity,
+	})
 	for _, r := range o.Routes {
 		rt, err := compileRoute(r, o.Upstream, o.Metrics)
 		if err != nil {

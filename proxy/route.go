@@ -11,12 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Auth modes of a route.
+// Auth modes of a route: the spellings of auth.Mode (one definition,
+// shared with config), as strings for metric labels and log fields.
 const (
-	AuthNone    = "none"
-	AuthSession = "session"
-	AuthJWT     = "jwt"
-	AuthAny     = "any"
+	AuthNone    = string(auth.ModeNone)
+	AuthSession = string(auth.ModeSession)
+	AuthJWT     = string(auth.ModeJWT)
+	AuthAny     = string(auth.ModeAny)
 )
 
 // Route is one entry of the routing table. The first route that matches a
@@ -107,9 +108,7 @@ func (rt *route) matches(method, host, path string) bool {
 }
 
 func compileRoute(r Route, def *url.URL, m *metrics.Metrics) (*route, error) {
-	switch r.Auth {
-	case AuthNone, AuthSession, AuthJWT, AuthAny:
-	default:
+	if !auth.Mode(r.Auth).Valid() {
 		return nil, fmt.Errorf("route %s: unknown auth mode %q", r.Name, r.Auth)
 	}
 	if (r.Path == "") == (r.PathPrefix == "") {

@@ -55,16 +55,3 @@ func hasToken(values []string, token string) bool {
 	}
 	return false
 }
-
-// crossOrigin applies http.CrossOriginProtection to a cookie-authenticated
-// request. A WebSocket handshake is a GET, which CrossOriginProtection lets
-// through as a safe method; but it opens a channel that acts with the
-// user's cookie (cross-site WebSocket hijacking), so it is judged like a
-// state-changing request.
-func (h *Handler) crossOrigin(r *http.Request) error {
-	if isWebSocket(r) {
-		r = r.WithContext(r.Context()) // a shallow copy, so the method can change
-		r.Method = http.MethodPost
-	}
-	return h.csrf.Check(r)
-}

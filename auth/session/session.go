@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,6 +20,7 @@ const (
 	DefaultIdle       = 30 * time.Minute
 	DefaultAbsolute   = 12 * time.Hour
 	DefaultMaxPerUser = 100
+	DefaultSameSite   = http.SameSiteLaxMode
 )
 
 // maxUserAgent bounds the User-Agent kept with a session.
@@ -48,7 +48,7 @@ type Options struct {
 	// Secure sets the cookie's Secure attribute.
 	Secure bool
 	// SameSite is the cookie's SameSite; 0 (http.SameSiteDefaultMode
-	// excepted) means http.SameSiteLaxMode.
+	// excepted) means DefaultSameSite.
 	SameSite http.SameSite
 	// Domain is the cookie's Domain; "" means host-only.
 	Domain string
@@ -93,7 +93,7 @@ func New(o Options) *Manager {
 		o.CookieName = DefaultCookieName
 	}
 	if o.SameSite == 0 {
-		o.SameSite = http.SameSiteLaxMode
+		o.SameSite = DefaultSameSite
 	}
 	if o.Idle <= 0 {
 		o.Idle = DefaultIdle
@@ -342,16 +342,4 @@ func cleanUserAgent(ua string) string {
 		ua = ua[:len(ua)-size]
 	}
 	return ua
-}
-
-// ParseSameSite maps the session.same_site config value ("lax", "strict";
-// "" means lax) onto http.SameSite.
-func ParseSameSite(s string) (http.SameSite, error) {
-	switch strings.ToLower(s) {
-	case "", "lax":
-		return http.SameSiteLaxMode, nil
-	case "strict":
-		return http.SameSiteStrictMode, nil
-	}
-	return 0, fmt.Errorf("same_site %q: want lax or strict", s)
 }

@@ -337,22 +337,3 @@ func FuzzAuthenticateCookie(f *testing.F) {
 		}
 	})
 }
-
-func TestParseSameSite(t *testing.T) {
-	tests := []struct {
-		in   string
-		want http.SameSite
-		ok   bool
-	}{
-		{"", http.SameSiteLaxMode, true},
-		{"lax", http.SameSiteLaxMode, true},
-		{"Strict", http.SameSiteStrictMode, true},
-		{"none", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := ParseSameSite(tt.in)
-		if got != tt.want || (err == nil) != tt.ok {
-			t.Errorf("ParseSameSite(%q) = %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-	}
-}

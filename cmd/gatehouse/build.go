@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"slices"
 	"time"
 
@@ -32,6 +30,7 @@ type generation struct {
 	verifier *jwtauth.Verifier // nil without issuers
 	signer   *jwtauth.Signer   // nil without jwt.issue.signing_key_file
 	sessions *session.Manager
+	decider  *proxy.Decider     // the proxy's decision, for userinfo
 	pages    *pages.Set         // login, logout and error pages
 	users    localUsers         // the users files as they are now; empty without them
 	cancel   context.CancelFunc // stops the generation's background work
@@ -89,38 +88,36 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		go v.Run(ctx)
 		g.verifier = v
 	}
-	trusted, err := parsePrefixes(cfg.TrustedProxies)
-	if err != nil {
-		return fail(err)
-	}
 	var endedUsers []string
+	var err error
 	if g.users, endedUsers, err = s.localUsers(ctx, cfg); err != nil {
 		return fail(err)
 	}
 	g.sessions = session.New(session.Options{
 		Store: s.store, Revocations: s.store, Users: g.users,
 		CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
-		SameSite: sameSite(cfg.Session.SameSite), Domain: cfg.Session.Domain,
+		SameSite: sameSite(cfg.Session.SameSiteMode()), Domain: cfg.Session.Domain,
 		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
 		MaxPerUser: cfg.Session.MaxPerUser,
 		ClientIP:   httpx.ClientIP, Logger: s.log,
 	})
+	do := proxy.DeciderOptions{Sessions: g.sessions, AllowOnStoreError: cfg.Store.ErrorPolicy() == config.OnErrorAllow}
+	if g.verifier != nil {
+		do.Bearer = g.verifier // only when set: a nil *Verifier in the interface would not be nil
+	}
+	g.decider = proxy.NewDecider(do)
 	reserved, err := s.reserved(ctx, cfg, g)
 	if err != nil {
 		return fail(err)
 	}
-	routes, upstream, err := proxyRoutes(cfg)
-	if err != nil {
-		return fail(err)
-	}
 	po := proxy.Options{
-		Routes: routes, Upstream: upstream, TrustedProxies: trusted,
+		Routes: proxyRoutes(cfg), Upstream: cfg.UpstreamURL(), TrustedProxies: cfg.TrustedPrefixes(),
 		Headers: proxy.Headers{
 			User: cfg.IdentityHeaders.User, Email: cfg.IdentityHeaders.Email, Groups: cfg.IdentityHeaders.Groups,
 			Method: cfg.IdentityHeaders.Method, Extra: cfg.IdentityHeaders.Extra, Assertion: cfg.IdentityHeaders.Assertion,
 		},
 		Sessions: g.sessions, Reserved: reserved,
-		AllowOnStoreError: cfg.Store.OnError == "allow", UpstreamTimeout: cfg.Server.UpstreamTimeout,
+		AllowOnStoreError: do.AllowOnStoreError, UpstreamTimeout: cfg.Server.UpstreamTimeout,
 		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
@@ -188,7 +185,7 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	mux := http.NewServeMux()
 	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{
 		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
-		Identify: g.identify, Metrics: s.m, Logger: s.log,
+		Decider: g.decider, Metrics: s.m, Logger: s.log,
 	}))
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
 		return nil, err
@@ -200,7 +197,8 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 // Redis; while Redis fails, each replica counts on its own) and bounds
 // concurrent password checks.
 func (s *server) loginLimiter(cfg *config.Config) (*login.Limiter, error) {
-	o := login.LimiterOptions{Rate: cfg.Login.Rate, ClientRate: cfg.Login.ClientRate, Logger: s.log}
+	o := login.LimiterOptions{Logger: s.log}
+	o.Rate, o.ClientRate = cfg.Login.Rates()
 	o.Counts, _ = s.store.(auth.LoginAttempts)
 	if _, local := s.store.(*memstore.Store); !local {
 		o.Fallback = memstore.NewAttempts(nil)
@@ -211,61 +209,24 @@ func (s *server) loginLimiter(cfg *config.Config) (*login.Limiter, error) {
 	return login.NewLimiter(o)
 }
 
-// identify finds the caller of a reserved endpoint: Bearer if present, else
-// the session cookie (auth: any).
-func (g *generation) identify(r *http.Request) (*auth.Identity, error) {
-	tok, present, ok := httpx.BearerToken(r.Header)
-	switch {
-	case !present:
-		return g.sessions.Authenticate(r)
-	case !ok:
-		return nil, &auth.Error{Kind: auth.ErrInvalid, Description: "malformed Authorization header"}
-	case g.verifier == nil:
-		return nil, &auth.Error{Kind: auth.ErrInvalid, Description: "no token issuer is configured"}
-	}
-	return g.verifier.Verify(r.Context(), tok)
-}
-
-func proxyRoutes(cfg *config.Config) ([]proxy.Route, *url.URL, error) {
-	def, err := url.Parse(cfg.Upstream)
-	if err != nil {
-		return nil, nil, fmt.Errorf("upstream: %w", err)
-	}
+// proxyRoutes maps the routes onto the proxy's; config has parsed their
+// values (upstream, auth mode).
+func proxyRoutes(cfg *config.Config) []proxy.Route {
 	var out []proxy.Route
-	for i, r := range cfg.Routes {
-		pr := proxy.Route{
+	for _, r := range cfg.Routes {
+		out = append(out, proxy.Route{
 			Name: r.Name, Path: r.Match.Path, PathPrefix: r.Match.PathPrefix, Methods: r.Match.Methods,
-			Host: r.Match.Host, Auth: r.Auth, ForwardAuthorization: r.ForwardAuthorization,
-			Require: proxy.Require{Groups: r.Require.Groups, Scopes: r.Require.Scopes, Claims: r.Require.Claims},
-		}
-		if r.Upstream != "" {
-			if pr.Upstream, err = url.Parse(r.Upstream); err != nil {
-				return nil, nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
-			}
-		}
-		out = append(out, pr)
+			Host: r.Match.Host, Auth: string(r.Mode()), ForwardAuthorization: r.ForwardAuthorization,
+			Require:  proxy.Require{Groups: r.Require.Groups, Scopes: r.Require.Scopes, Claims: r.Require.Claims},
+			Upstream: r.UpstreamURL(),
+		})
 	}
-	return out, def, nil
+	return out
 }
 
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for i, s := range list {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies[%d]: %q is not a CIDR or IP", i, s)
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
-}
-
-func sameSite(s string) http.SameSite {
-	if s == "strict" {
+// sameSite maps session.same_site onto the cookie attribute.
+func sameSite(m config.SameSite) http.SameSite {
+	if m == config.SameSiteStrict {
 		return http.SameSiteStrictMode
 	}
 	return http.SameSiteLaxMode

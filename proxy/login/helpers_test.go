@@ -101,7 +101,7 @@ func newEnv(t *testing.T, store auth.Store) *env {
 		t.Fatal(err)
 	}
 	e.sessions = session.New(session.Options{Store: store, Revocations: store, Now: e.clock.Now})
-	e.limiter, err = NewLimiter(LimiterOptions{Rate: "5/min", ClientRate: "30/min", Counts: memstore.NewAttempts(e.clock.Now)})
+	e.limiter, err = NewLimiter(LimiterOptions{Rate: Rate{N: 5, Per: time.Minute}, ClientRate: Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
@@ -24,36 +23,17 @@ const DefaultCheckWait = 2 * time.Second
 // password checks were running.
 const busyRetryAfter = time.Second
 
-// Rate is a parsed rate such as "5/min": N events per Per.
+// Rate is a rate such as login.rate "5/min": N events per Per. Config
+// parses the text (config.ParseRate is the one grammar); this package only
+// takes the parsed value.
 type Rate = auth.Rate
-
-// ParseRate parses "N/s", "N/min" or "N/h" (also "N/sec", "N/m",
-// "N/minute", "N/hour") with N a positive integer.
-func ParseRate(s string) (Rate, error) {
-	n, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok {
-		return Rate{}, fmt.Errorf("rate %q: want N/s, N/min or N/h", s)
-	}
-	count, err := strconv.Atoi(strings.TrimSpace(n))
-	if err != nil || count <= 0 {
-		return Rate{}, fmt.Errorf("rate %q: count must be a positive integer", s)
-	}
-	per := map[string]time.Duration{
-		"s": time.Second, "sec": time.Second, "second": time.Second,
-		"m": time.Minute, "min": time.Minute, "minute": time.Minute,
-		"h": time.Hour, "hour": time.Hour,
-	}[strings.TrimSpace(unit)]
-	if per == 0 {
-		return Rate{}, fmt.Errorf("rate %q: unknown unit %q (want s, min or h)", s, unit)
-	}
-	return Rate{N: count, Per: per}, nil
-}
 
 // LimiterOptions configures a Limiter. Counts is required.
 type LimiterOptions struct {
-	// Rate and ClientRate are login.rate and login.client_rate (see
-	// ParseRate): attempts per (username, client IP) and per client IP.
-	Rate, ClientRate string
+	// Rate and ClientRate are login.rate and login.client_rate: attempts
+	// per (username, client IP) and per client IP. Both are required (N ≥ 1
+	// and Per > 0).
+	Rate, ClientRate Rate
 	// Counts keeps the attempt counters: the store's, so that replicas on
 	// one Redis share them. Must not be nil.
 	Counts auth.LoginAttempts
@@ -91,13 +71,11 @@ type Limiter struct {
 
 // NewLimiter returns a Limiter for o.
 func NewLimiter(o LimiterOptions) (*Limiter, error) {
-	u, err := ParseRate(o.Rate)
-	if err != nil {
-		return nil, fmt.Errorf("login rate: %w", err)
+	if o.Rate.N < 1 || o.Rate.Per <= 0 {
+		return nil, fmt.Errorf("login limiter: rate %d/%s: want at least 1 per positive period", o.Rate.N, o.Rate.Per)
 	}
-	i, err := ParseRate(o.ClientRate)
-	if err != nil {
-		return nil, fmt.Errorf("login client rate: %w", err)
+	if o.ClientRate.N < 1 || o.ClientRate.Per <= 0 {
+		return nil, fmt.Errorf("login limiter: client rate %d/%s: want at least 1 per positive period", o.ClientRate.N, o.ClientRate.Per)
 	}
 	if o.Counts == nil {
 		return nil, errors.New("login limiter: no attempt counters")
@@ -111,7 +89,7 @@ func NewLimiter(o LimiterOptions) (*Limiter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Limiter{perUser: u, perIP: i, counts: o.Counts, fallback: o.Fallback,
+	return &Limiter{perUser: o.Rate, perIP: o.ClientRate, counts: o.Counts, fallback: o.Fallback,
 		checks: make(chan struct{}, o.MaxChecks), wait: o.CheckWait,
 		log: o.Logger, logs: httpx.NewLogLimiter(o.Logger, nil)}, nil
 }

@@ -1,16 +1,15 @@
 package login
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
-	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
@@ -49,9 +48,10 @@ type Options struct {
 	// Limiter counts attempts and bounds password checks (shared with the
 	// password grant); nil means no limit.
 	Limiter *Limiter
-	// Identify answers /.gatehouse/userinfo (session or Bearer); nil means
-	// Sessions.Authenticate.
-	Identify func(*http.Request) (*auth.Identity, error)
+	// Decider answers /.gatehouse/userinfo (auth: any, a Bearer token or
+	// the session cookie), the proxy's one decision; nil means a Decider
+	// with Sessions alone (a Bearer token is refused).
+	Decider *proxy.Decider
 	// Title is shown on the pages; "" means "Sign in". Ignored when Pages
 	// is set.
 	Title string
@@ -82,8 +82,8 @@ func New(o Options) http.Handler {
 	if o.Sessions == nil || o.Users == nil {
 		panic("login.New: Sessions and Users are required")
 	}
-	if o.Identify == nil {
-		o.Identify = o.Sessions.Authenticate
+	if o.Decider == nil {
+		o.Decider = proxy.NewDecider(proxy.DeciderOptions{Sessions: o.Sessions})
 	}
 	if o.Pages == nil {
 		p, err := pages.New(pages.Options{Title: o.Title})
@@ -219,16 +219,23 @@ type userinfoBody struct {
 	ExpiresAt int64    `json:"expires_at"`
 }
 
+// userinfoRoute is what userinfo asks of the caller: any credential, no
+// requirement.
+var userinfoRoute = proxy.Route{Name: metrics.RouteGatehouse, Auth: proxy.AuthAny}
+
+// userinfo renders the decision in its own shape: 503 or 401 with its own
+// codes, else the identity.
 func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
-	id, err := h.o.Identify(r)
+	d := h.o.Decider.Decide(r.Context(), proxy.Describe(r), userinfoRoute)
 	switch {
-	case errors.Is(err, auth.ErrUnavailable):
+	case d.Outcome == metrics.OutcomeUnavailable:
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "authentication unavailable")
 		return
-	case err != nil || id == nil:
+	case !d.Allowed() || d.Identity == nil:
 		httpx.WriteError(w, r, http.StatusUnauthorized, "unauthenticated", "no valid session or token")
 		return
 	}
+	id := d.Identity
 	groups := id.Groups
 	if groups == nil {
 		groups = []string{}

@@ -306,6 +306,10 @@ func TestStoreErrorDuringLogin(t *testing.T) {
 		t.Fatalf("session in Redis = %v, %v", id, err)
 	}
 	r.Stop()
+	// The store answers from its 500 ms cache only while its pub/sub
+	// subscription is healthy; this test is about what happens once it is
+	// not, so wait until the store has seen the connection close.
+	waitFor(t, "the store's subscription seen down", func() bool { return !st.SubscriptionUp() })
 	res := e.login(t, "alice", alicePassword, "/")
 	if res.StatusCode != http.StatusServiceUnavailable || cookieNamed(res.Response, session.DefaultCookieName) != nil {
 		t.Errorf("login with Redis down = %d, want 503 and no session cookie", res.StatusCode)

@@ -70,8 +70,8 @@ type throttleEnv struct {
 func newThrottleEnv(t *testing.T, dir Authenticator, lo LimiterOptions) *throttleEnv {
 	t.Helper()
 	e := newEnv(t, nil)
-	if lo.Rate == "" {
-		lo.Rate, lo.ClientRate = "5/min", "30/min"
+	if lo.Rate.N == 0 {
+		lo.Rate, lo.ClientRate = Rate{N: 5, Per: time.Minute}, Rate{N: 30, Per: time.Minute}
 	}
 	if lo.Counts == nil {
 		lo.Counts = memstore.NewAttempts(e.clock.Now)
@@ -266,7 +266,7 @@ func TestPasswordChecksBounded(t *testing.T) {
 	// One check at a time and a short wait: the second attempt is refused
 	// with 429 and Retry-After, and its attempt is refunded.
 	te = newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword),
-		LimiterOptions{Rate: "1/h", ClientRate: "100/h", MaxChecks: 1, CheckWait: 50 * time.Millisecond})
+		LimiterOptions{Rate: Rate{N: 1, Per: time.Hour}, ClientRate: Rate{N: 100, Per: time.Hour}, MaxChecks: 1, CheckWait: 50 * time.Millisecond})
 	te.who.release = make(chan struct{})
 	first := make(chan int)
 	go func() { first <- te.post("alice", "wrong", "192.0.2.60").StatusCode }()
@@ -331,7 +331,7 @@ func TestLongPasswordFailsLogin(t *testing.T) {
 // make one line a minute, with the count of the others.
 func TestRefusalLogsClippedAndOncePerMinute(t *testing.T) {
 	// Per hour, so that the client is still limited a minute later.
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{Rate: "5/h", ClientRate: "30/h"})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{Rate: Rate{N: 5, Per: time.Hour}, ClientRate: Rate{N: 30, Per: time.Hour}})
 	huge := strings.Repeat("A", 15<<10) // the login form's body is at most 16 KiB
 	for range 300 {
 		te.post(huge, "wrong", "192.0.2.90")

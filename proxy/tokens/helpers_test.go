@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -71,7 +72,7 @@ func newEnv(t testing.TB, edit ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := login.NewLimiter(login.LimiterOptions{Rate: "3/h", ClientRate: "100/h", Counts: memstore.NewAttempts(nil)})
+	limiter, err := login.NewLimiter(login.LimiterOptions{Rate: login.Rate{N: 3, Per: time.Hour}, ClientRate: login.Rate{N: 100, Per: time.Hour}, Counts: memstore.NewAttempts(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestPasswordGrantConcurrentGuesses(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		who.inner = o.Users
 		o.Users = who
-		lim, err := login.NewLimiter(login.LimiterOptions{Rate: "3/h", ClientRate: "100/h",
+		lim, err := login.NewLimiter(login.LimiterOptions{Rate: login.Rate{N: 3, Per: time.Hour}, ClientRate: login.Rate{N: 100, Per: time.Hour},
 			Counts: memstore.NewAttempts(nil), MaxChecks: 40})
 		if err != nil {
 			t.Fatal(err)
