@@ -117,9 +117,13 @@ func TestUsageTableAligned(t *testing.T) {
 		}
 		col = at
 	}
-	// With no arguments: the same usage, exit 1.
+	// With no arguments, and for help of an unknown command: the same
+	// usage, exit 1.
 	if _, noArgs, err := runCmd(t, ""); !errors.Is(err, errReported) || noArgs != stderr {
 		t.Errorf("no arguments: err %v, usage:\n%s", err, noArgs)
+	}
+	if _, got, err := runCmd(t, "", "help", "frobnicate"); !errors.Is(err, errReported) || !strings.HasPrefix(got, `gatehouse: unknown command "frobnicate"`) || !strings.HasSuffix(got, stderr) {
+		t.Errorf("help frobnicate: err %v:\n%s", err, got)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Command gatehouse is the authenticating reverse proxy and its helper
-// commands (PRODUCT.md §1). main only chooses the exit code; everything else
-// happens in run, which tests call directly.
+// commands (README: Commands). main only chooses the exit code; everything
+// else happens in run, which tests call directly.
 package main
 
 import (
@@ -84,7 +84,7 @@ func commands() []command {
 		{"sessions", "sessions -admin URL -token-file F -user USER [-delete]", "list or end a user's sessions",
 			"List a user's sessions through the admin API (every page), or with\n" +
 				"-delete end them all: a forced logout on every replica.", sessionsCmd},
-		{"demo-upstream", "demo-upstream [-listen ADDR]", "run an app that echoes the requests it receives",
+		{"demo-upstream", "demo-upstream -listen ADDR", "run an app that echoes the requests it receives",
 			"Run a tiny app that answers every request with its method, path and\n" +
 				"headers as JSON (for the demo and tests).", demoUpstreamCmd},
 		{"version", "version", "print version, commit and Go version",
@@ -93,12 +93,10 @@ func commands() []command {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 2 && args[0] == "help" { // gatehouse help COMMAND: its -h
+		args = []string{args[1], "-h"}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		if len(args) == 2 && args[0] == "help" { // gatehouse help VERB
-			if c, ok := lookupCommand(args[1]); ok {
-				return c.run(ctx, []string{"-h"}, stdin, stdout, stderr)
-			}
-		}
 		usage(stderr)
 		if len(args) == 0 {
 			return errReported
