@@ -131,6 +131,7 @@ const tokenCLIConfig = `
 listen: "127.0.0.1:0"
 upstream: "http://127.0.0.1:3000"
 jwt:
+  max_lifetime: 1h
   issue: {signing_key_file: "{{dir}}/issuing.pem", access_ttl: 7m}
 routes:
   - {name: app, match: {path_prefix: "/"}, auth: none}
@@ -157,7 +158,8 @@ func payloadOf(t *testing.T, tok string) map[string]any {
 // TestTokenRefusesBadTTLAndOwnClaims: -ttl must be at least 1s (a
 // negative or zero -ttl used to fall back silently to access_ttl); -claim
 // may not set the claims the command sets itself (they were silently
-// overwritten), nor one claim twice.
+// overwritten), nor one claim twice; a -ttl over jwt.max_lifetime would
+// mint a token Gatehouse refuses.
 func TestTokenRefusesBadTTLAndOwnClaims(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -180,6 +182,7 @@ func TestTokenRefusesBadTTLAndOwnClaims(t *testing.T) {
 		{[]string{"-claim", "jti=x"}, "jti is random, one per token"},
 		{[]string{"-claim", "tenant=a", "-claim", "tenant=b"}, `claim "tenant" is given twice`},
 		{[]string{"-claim", "novalue"}, "want k=v"},
+		{[]string{"-ttl", "2h"}, "-ttl 2h0m0s is longer than jwt.max_lifetime 1h0m0s: Gatehouse would refuse the token"},
 	}
 	for _, c := range cases {
 		out, stderr, err := runCmd(t, "", append(base, c.args...)...)

@@ -84,6 +84,10 @@ func tokenCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if !ttlSet {
 		*ttl = cfg.JWT.Issue.AccessTTL
 	}
+	if limit := cfg.JWT.MaxLifetime; limit > 0 && *ttl > limit {
+		fmt.Fprintf(stderr, "gatehouse token: -ttl %s is longer than jwt.max_lifetime %s: Gatehouse would refuse the token; give at most -ttl %s\n", *ttl, limit, limit)
+		return errReported
+	}
 	tok, _, _, err := mat.signer.Mint(jwtauth.Claims{
 		Issuer: cfg.JWT.Issue.Issuer, Audience: cfg.JWT.Issue.Audience, Subject: *sub,
 		TTL: *ttl, Extra: claims, Now: time.Now(),
