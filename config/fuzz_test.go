@@ -33,7 +33,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("server: {idle_timeout: 1e9}\n"))
 	f.Add([]byte("jwt: {issuers: [{claims: {user: [1]}}]}\n"))
 	f.Fuzz(func(t *testing.T, yaml []byte) {
-		c, err := load(bytesProvider(yaml), []string{"GATEHOUSE_STORE__REDIS__DB=1"})
+		c, err := load(bytesProvider(yaml), "fuzz.yaml", []string{"GATEHOUSE_STORE__REDIS__DB=1"})
 		if c == nil {
 			if err == nil {
 				t.Fatal("load returned neither a config nor an error")

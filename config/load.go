@@ -29,7 +29,7 @@ const EnvConfig = "GATEHOUSE_CONFIG"
 // groups: groups). Load then calls Validate.
 //
 // A file that cannot be read or is not YAML gives a nil *Config and that
-// error. Otherwise Load returns the config together with every problem found,
+// error, which names the file ("bad.yaml: yaml: line 3: …"). Otherwise Load returns the config together with every problem found,
 // as an errors.Join of *FieldError (see FieldErrors), so that a caller can
 // print them all; the config must not be used when the error is non-nil.
 // Load reads no file other than path (see CheckFiles) and keeps no state:
@@ -39,15 +39,19 @@ func Load(path string, environ []string) (*Config, error) {
 	if path != "" {
 		p = file.Provider(path)
 	}
-	return load(p, environ)
+	return load(p, path, environ)
 }
 
-// load is Load with the file's provider; p nil means no file.
-func load(p koanf.Provider, environ []string) (*Config, error) {
+// load is Load with the file's provider and its name for messages; p nil
+// means no file.
+func load(p koanf.Provider, name string, environ []string) (*Config, error) {
 	ko := koanf.New(".")
 	if p != nil {
-		if err := ko.Load(p, yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("load config: %w", err)
+		if err := ko.Load(p, yamlParser(name)); err != nil {
+			if errors.As(err, new(*syntaxError)) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("load config: %w", err) // an *fs.PathError names the file
 		}
 	}
 	env, envProblems, _ := parseEnv(environ)
@@ -66,6 +70,29 @@ func load(p koanf.Provider, environ []string) (*Config, error) {
 	}
 	return &c, errors.Join(all...)
 }
+
+// yamlParser is koanf's YAML parser for the file it names: its errors say
+// which file, where yaml's own say only the line ("yaml: line 3: …").
+type yamlParser string
+
+func (f yamlParser) Unmarshal(b []byte) (map[string]any, error) {
+	m, err := yaml.Parser().Unmarshal(b)
+	if err != nil {
+		return nil, &syntaxError{file: string(f), err: err}
+	}
+	return m, nil
+}
+
+func (f yamlParser) Marshal(m map[string]any) ([]byte, error) { return yaml.Parser().Marshal(m) }
+
+// syntaxError is a config file that is not YAML (or not a map of keys).
+type syntaxError struct {
+	file string
+	err  error
+}
+
+func (e *syntaxError) Error() string { return e.file + ": " + e.err.Error() }
+func (e *syntaxError) Unwrap() error { return e.err }
 
 // underAny reports whether path is one of the paths of errs or below one:
 // a key that failed to decode is not validated again.

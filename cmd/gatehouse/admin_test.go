@@ -249,13 +249,13 @@ func TestAdminCLI(t *testing.T) {
 
 	cookie := browserLogin(t, in.URL)
 	out := runCLI(t, false, "sessions", "-admin", in.AdminURL, "-token-file", tokenFile, "-user", "alice")
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "127.0.0.1") {
-		t.Errorf("sessions: got %q, want a header and one session from 127.0.0.1", out)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.Contains(lines[1], "127.0.0.1") || lines[2] != "1 session of alice" {
+		t.Errorf("sessions: got %q, want a header, one session from 127.0.0.1 and \"1 session of alice\"", out)
 	}
 	if strings.Contains(out, cookie) {
 		t.Error("sessions shows the session cookie")
 	}
-	if out := runCLI(t, false, "sessions", "-admin", in.AdminURL, "-token-file", tokenFile, "-user", "alice", "-delete"); out != "deleted 1 sessions of alice\n" {
+	if out := runCLI(t, false, "sessions", "-admin", in.AdminURL, "-token-file", tokenFile, "-user", "alice", "-delete"); out != "deleted 1 session of alice\n" {
 		t.Errorf("sessions -delete: got %q", out)
 	}
 	if resp, _ := get(t, in.URL+"/x", sessionHeader(cookie)); resp.StatusCode != 401 {

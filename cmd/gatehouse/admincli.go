@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,27 +74,46 @@ func (c *adminClient) call(ctx context.Context, method, path string, body, out a
 	return json.Unmarshal(data, out)
 }
 
-func revokeCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func revokeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("revoke", stderr)
-	adminURL := fs.String("admin", "", "admin listener `URL`, e.g. http://127.0.0.1:9090")
-	tokenFile := fs.String("token-file", "", "`F`ile holding the admin token")
-	jti := fs.String("jti", "", "revoke the token with this `ID` (needs -exp)")
-	exp := fs.Int64("exp", 0, "the token's expiry, `UNIX` seconds")
-	subject := fs.String("subject", "", "revoke every token and session of this `SUB` issued until now")
+	adminURL, tokenFile := adminFlags(fs)
+	jti := fs.String("jti", "", "revoke the token with this token `ID` (its jti claim) until -exp")
+	exp := fs.Int64("exp", 0, "with -jti: the token's expiry (its exp claim), `UNIX` seconds")
+	subject := fs.String("subject", "", "revoke every token, refresh grant and session that `SUB` holds now")
+	jwtFile := fs.String("jwt", "", "revoke the token in `FILE` (- for stdin; one trailing newline dropped): the admin API verifies it with the configured keys and revokes its jti until its exp")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if (*jti == "") == (*subject == "") || (*jti != "" && *exp == 0) {
-		fmt.Fprintln(stderr, "gatehouse revoke: give either -jti ID -exp UNIX or -subject SUB")
+	given := 0
+	for _, v := range []string{*jti, *subject, *jwtFile} {
+		if v != "" {
+			given++
+		}
+	}
+	if given != 1 || (*jti != "" && *exp == 0) || (*jti == "" && *exp != 0) {
+		fmt.Fprintln(stderr, "gatehouse revoke: give one of -jti ID -exp UNIX, -subject SUB or -jwt FILE")
 		return errReported
+	}
+	var body map[string]any
+	var peeked jwtPeek
+	switch {
+	case *jti != "":
+		body = map[string]any{"jti": *jti, "exp": *exp}
+	case *subject != "":
+		body = map[string]any{"subject": *subject}
+	default:
+		tok, err := readJWT(*jwtFile, stdin)
+		if err == nil {
+			peeked, err = peekJWT(tok)
+		}
+		if err != nil {
+			return fmt.Errorf("-jwt %s: %w", *jwtFile, err)
+		}
+		body = map[string]any{"token": tok}
 	}
 	c, err := newAdminClient(*adminURL, *tokenFile)
 	if err != nil {
 		return err
-	}
-	body := map[string]any{"subject": *subject}
-	if *jti != "" {
-		body = map[string]any{"jti": *jti, "exp": *exp}
 	}
 	var out struct {
 		Revoked string `json:"revoked"`
@@ -101,16 +121,25 @@ func revokeCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err := c.call(ctx, http.MethodPost, "/admin/revoke", body, &out); err != nil {
 		return err
 	}
+	if *jwtFile != "" && out.Revoked == "jti" {
+		fmt.Fprintf(stdout, "revoked jti %s until %s\n", clipQuote(peeked.jti), peeked.exp.UTC().Format(time.RFC3339))
+		return nil
+	}
 	fmt.Fprintf(stdout, "revoked %s\n", out.Revoked)
 	return nil
 }
 
+// adminFlags adds -admin and -token-file.
+func adminFlags(fs *flagSet) (adminURL, tokenFile *string) {
+	return fs.String("admin", "", "the admin listener's `URL` (admin.listen), e.g. http://127.0.0.1:9090; required"),
+		fs.String("token-file", "", "read the admin API's bearer token (admin.token_file) from file `F`, so that it stays out of ps and shell history; required")
+}
+
 func sessionsCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("sessions", stderr)
-	adminURL := fs.String("admin", "", "admin listener `URL`, e.g. http://127.0.0.1:9090")
-	tokenFile := fs.String("token-file", "", "`F`ile holding the admin token")
-	user := fs.String("user", "", "the `USER` whose sessions to list")
-	del := fs.Bool("delete", false, "log the user out everywhere (delete every session)")
+	adminURL, tokenFile := adminFlags(fs)
+	user := fs.String("user", "", "the `USER` (the username they sign in with) whose sessions to list or end; required")
+	del := fs.Bool("delete", false, "instead of listing, end every session of the user on every replica (forced logout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,19 +159,36 @@ func sessionsCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		if err := c.call(ctx, http.MethodDelete, path, nil, &out); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "deleted %d sessions of %s\n", out.Deleted, *user)
+		fmt.Fprintf(stdout, "deleted %s of %s\n", sessionCount(out.Deleted), *user)
 		return nil
 	}
-	fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", "ID", "CREATED", "LAST SEEN", "IP", "USER AGENT")
-	return listSessionPages(ctx, c, path, stdout)
+	n, err := listSessionPages(ctx, c, path, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s of %s\n", sessionCount(n), *user)
+	return nil
+}
+
+// sessionCount is "1 session" or "N sessions".
+func sessionCount(n int) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return strconv.Itoa(n) + " sessions"
 }
 
 // maxCLIPages bounds how many pages `gatehouse sessions` follows.
 const maxCLIPages = 1000
 
-// listSessionPages prints every page of GET path, following "next".
-func listSessionPages(ctx context.Context, c *adminClient, path string, stdout io.Writer) error {
-	cursor := ""
+// sessionRow is the format of one line of `gatehouse sessions`.
+const sessionRow = "%-44s  %-20s  %-20s  %-15s  %s\n"
+
+// listSessionPages prints every page of GET path, following "next", as a
+// table (with a header line when there is a session), and returns how
+// many sessions it printed.
+func listSessionPages(ctx context.Context, c *adminClient, path string, stdout io.Writer) (int, error) {
+	cursor, n := "", 0
 	for range maxCLIPages {
 		var out struct {
 			Sessions []struct {
@@ -160,18 +206,23 @@ func listSessionPages(ctx context.Context, c *adminClient, path string, stdout i
 			page += "&cursor=" + url.QueryEscape(cursor)
 		}
 		if err := c.call(ctx, http.MethodGet, page, nil, &out); err != nil {
-			return err
+			return n, err
 		}
 		for _, s := range out.Sessions {
-			fmt.Fprintf(stdout, "%-44s %-20s %-20s %-16s %s\n", s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
+			if n == 0 {
+				fmt.Fprintf(stdout, sessionRow, "ID", "CREATED", "LAST SEEN", "IP", "USER AGENT")
+			}
+			n++
+			fmt.Fprintf(stdout, sessionRow, s.ID, unixTime(s.Created), unixTime(s.LastSeen), s.IP, s.UserAgent)
 		}
 		if out.Next == "" {
-			return nil
+			return n, nil
 		}
 		cursor = out.Next
 	}
 	fmt.Fprintf(stdout, "(more sessions not shown after %d pages)\n", maxCLIPages)
-	return nil
+	return n, nil
 }
 
-func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format("2006-01-02 15:04:05") }
+// unixTime writes UNIX seconds in RFC 3339, in UTC: 2026-12-01T15:04:05Z.
+func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

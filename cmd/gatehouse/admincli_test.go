@@ -35,8 +35,9 @@ func TestSessionsCLIFollowsPages(t *testing.T) {
 	defer srv.Close()
 	c := &adminClient{base: srv.URL, token: "t", http: srv.Client()}
 	var out bytes.Buffer
-	if err := listSessionPages(context.Background(), c, "/admin/sessions?user=alice", &out); err != nil {
-		t.Fatal(err)
+	n, err := listSessionPages(context.Background(), c, "/admin/sessions?user=alice", &out)
+	if err != nil || n != 3 {
+		t.Fatalf("listSessionPages: %d, %v; want 3 sessions", n, err)
 	}
 	for _, id := range []string{"id- ", "id-p2", "id-p3"} {
 		if !strings.Contains(out.String(), strings.TrimSpace(id)) {

@@ -17,7 +17,7 @@ import (
 func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", stderr)
 	path := configFlag(fs)
-	skipFiles := fs.Bool("skip-files", false, "do not read the files the config names (for CI, where secrets are absent)")
+	skipFiles := fs.Bool("skip-files", false, "check the config alone, without reading the files it names (for CI, where secrets are absent)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("version: %q is not a semantic version vMAJOR.MINOR.PATCH", out)
 	}
 	_, stderr, err := runCmd(t, "", "frobnicate")
-	if !errors.Is(err, errReported) || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "gatehouse serve -config FILE") {
+	if !errors.Is(err, errReported) || !strings.Contains(stderr, `unknown command "frobnicate"`) || !strings.Contains(stderr, "\n  serve ") {
 		t.Errorf("unknown command: %v\n%s", err, stderr)
 	}
 	for _, cmd := range []string{"serve", "check", "token", "revoke", "sessions", "demo-upstream", "hash-password", "version"} {

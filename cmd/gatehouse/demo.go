@@ -14,7 +14,7 @@ import (
 
 func demoUpstreamCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo-upstream", stderr)
-	listen := fs.String("listen", "127.0.0.1:3000", "`ADDR` to listen on")
+	listen := fs.String("listen", "127.0.0.1:3000", "listen on `ADDR` (host:port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
