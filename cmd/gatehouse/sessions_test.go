@@ -72,10 +72,17 @@ func sessUsersYAML(t *testing.T) string {
 // "redis" at redisAddr) and the given idle timeout.
 func startSessions(t *testing.T, store, redisAddr string, idle time.Duration) *instance {
 	t.Helper()
+	return startSessionsTimeout(t, store, redisAddr, idle, 200*time.Millisecond)
+}
+
+// startSessionsTimeout is startSessions with another store.timeout.
+func startSessionsTimeout(t *testing.T, store, redisAddr string, idle, storeTimeout time.Duration) *instance {
+	t.Helper()
 	if redisAddr == "" {
 		redisAddr = "127.0.0.1:1"
 	}
-	cfg := strings.NewReplacer("{{store}}", store, "{{redis}}", redisAddr, "{{idle}}", idle.String()).Replace(sessionConfig)
+	cfg := strings.NewReplacer("{{store}}", store, "{{redis}}", redisAddr, "{{idle}}", idle.String(),
+		"timeout: 200ms", "timeout: "+storeTimeout.String()).Replace(sessionConfig)
 	in := startGatehouse(t, cfg, map[string]string{"users.yaml": sessUsersYAML(t)})
 	waitStatus(t, 5*time.Second, http.StatusOK, in.AdminURL+"/readyz")
 	return in
@@ -382,7 +389,10 @@ func TestSessionIdleTimeout(t *testing.T) {
 // old session works again and so do new logins.
 func TestSessionRedisOutage(t *testing.T) {
 	r := authtest.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
-	in := startSessions(t, "redis", r.Addr, time.Minute)
+	// Every write waits for an fsync (the session must survive the kill),
+	// which on a busy disk can outlast 200 ms; a killed Redis refuses
+	// connections at once, so the longer timeout does not slow the 503s.
+	in := startSessionsTimeout(t, "redis", r.Addr, time.Minute, 3*time.Second)
 	old := newWebClient(t, in.URL)
 	old.mustLogin("alice", sessAlicePassword, "/")
 
