@@ -74,6 +74,13 @@ type Leaf struct {
 // this CA has, valid from an hour ago for a day.
 func (ca *CA) Issue(t testing.TB, dnsNames ...string) Leaf {
 	t.Helper()
+	return ca.IssueValid(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), dnsNames...)
+}
+
+// IssueValid is Issue with the validity period given (an expired
+// certificate, one not valid yet).
+func (ca *CA) IssueValid(t testing.TB, notBefore, notAfter time.Time, dnsNames ...string) Leaf {
+	t.Helper()
 	key := newKey(t)
 	serial := big.NewInt(ca.serial.Add(1))
 	tmpl := &x509.Certificate{
@@ -81,7 +88,7 @@ func (ca *CA) Issue(t testing.TB, dnsNames ...string) Leaf {
 		Subject:      pkix.Name{CommonName: "localhost"},
 		DNSNames:     append([]string{"localhost"}, dnsNames...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore, NotAfter: notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -55,6 +55,7 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 	}
 	c.cert.Store(pair)
 	c.sum = sum
+	c.warnInvalid(pair)
 	return c, nil
 }
 
@@ -119,6 +120,12 @@ func (c *certReloader) check() {
 	c.cert.Store(pair)
 	c.log.Info("TLS certificate reloaded", "cert_file", c.certFile,
 		"serial", pair.Leaf.SerialNumber.String(), "not_after", pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	c.warnInvalid(pair)
+}
+
+// warnInvalid logs a warning when pair's certificate has expired or is not
+// valid yet: clients will refuse it, but serving it is all there is to do.
+func (c *certReloader) warnInvalid(pair *tls.Certificate) {
 	if w := expiryWarning(pair.Leaf, time.Now()); w != "" {
 		c.log.Warn("TLS certificate is not valid now", "cert_file", c.certFile, "problem", w)
 	}

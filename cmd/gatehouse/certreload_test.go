@@ -82,3 +82,20 @@ func TestCertReloaderChecks(t *testing.T) {
 		t.Errorf("after the full check: serial %v, want %v", serial(), third.Serial)
 	}
 }
+
+// TestCertReloaderWarnsExpired: an expired certificate is served (there is
+// nothing better) with a warning in the log.
+func TestCertReloaderWarnsExpired(t *testing.T) {
+	ca := authtest.NewCA(t)
+	old := ca.IssueValid(t, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"tls.crt": string(old.CertPEM), "tls.key": string(old.KeyPEM)})
+	var logs bytes.Buffer
+	c, err := newCertReloader(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cert.Load() == nil || !strings.Contains(logs.String(), "TLS certificate is not valid now") || !strings.Contains(logs.String(), "expired at") {
+		t.Errorf("expired certificate at start: log %q, want a warning that it expired", logs.String())
+	}
+}

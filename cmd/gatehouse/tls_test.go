@@ -395,8 +395,10 @@ func TestCheckTLSFiles(t *testing.T) {
 	ca := authtest.NewCA(t)
 	dir := t.TempDir()
 	a, b := ca.Issue(t), ca.Issue(t)
+	old := ca.IssueValid(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	writeFiles(t, dir, map[string]string{
 		"a.crt": string(a.CertPEM), "a.key": string(a.KeyPEM), "b.key": string(b.KeyPEM),
+		"old.crt": string(old.CertPEM), "old.key": string(old.KeyPEM),
 		"ca.pem": string(ca.PEM), "garbage": "not PEM\n",
 		"bad-block.pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 	})
@@ -417,27 +419,29 @@ routes:
 	tests := []struct {
 		name                       string
 		cert, key, redisTLS, caPEM string
-		want                       []string // "" lines: OK
+		want                       []string // nil: OK
+		warning                    string   // with OK: a warning printed
 	}{
-		{"good", "a.crt", "a.key", "true", "ca.pem", nil},
+		{"good", "a.crt", "a.key", "true", "ca.pem", nil, ""},
+		{"expired", "old.crt", "old.key", "true", "ca.pem", nil, "warning: server.tls.cert_file: the certificate expired at "},
 		{"cert without key", "a.crt", "", "true", "ca.pem",
-			[]string{"server.tls.key_file: empty, but server.tls.cert_file is set; set both for HTTPS, or neither for plain HTTP"}},
+			[]string{"server.tls.key_file: empty, but server.tls.cert_file is set; set both for HTTPS, or neither for plain HTTP"}, ""},
 		{"key without cert", "", "a.key", "true", "ca.pem",
-			[]string{"server.tls.cert_file: empty, but server.tls.key_file is set"}},
+			[]string{"server.tls.cert_file: empty, but server.tls.key_file is set"}, ""},
 		{"mismatched pair", "a.crt", "b.key", "true", "ca.pem",
-			[]string{"server.tls.cert_file: " + p("a.crt") + " and " + p("b.key") + ": the private key does not match the certificate"}},
+			[]string{"server.tls.cert_file: " + p("a.crt") + " and " + p("b.key") + ": the private key does not match the certificate"}, ""},
 		{"key file holds a certificate", "a.crt", "a.crt", "true", "ca.pem",
-			[]string{"server.tls.key_file: " + p("a.crt") + ": tls: "}},
+			[]string{"server.tls.key_file: " + p("a.crt") + ": tls: "}, ""},
 		{"cert file not PEM", "garbage", "a.key", "true", "ca.pem",
-			[]string{"server.tls.cert_file: " + p("garbage") + ": no PEM certificate first"}},
+			[]string{"server.tls.cert_file: " + p("garbage") + ": no PEM certificate first"}, ""},
 		{"missing cert file", "missing.crt", "a.key", "true", "ca.pem",
-			[]string{"server.tls.cert_file: open " + p("missing.crt") + ": no such file or directory"}},
+			[]string{"server.tls.cert_file: open " + p("missing.crt") + ": no such file or directory"}, ""},
 		{"ca_file not PEM", "a.crt", "a.key", "true", "garbage",
-			[]string{"store.redis.ca_file: " + p("garbage") + ": no PEM certificate found"}},
+			[]string{"store.redis.ca_file: " + p("garbage") + ": no PEM certificate found"}, ""},
 		{"ca_file broken block", "a.crt", "a.key", "true", "bad-block.pem",
-			[]string{"store.redis.ca_file: " + p("bad-block.pem") + ": PEM block 1: x509: "}},
+			[]string{"store.redis.ca_file: " + p("bad-block.pem") + ": PEM block 1: x509: "}, ""},
 		{"ca_file without tls", "a.crt", "a.key", "false", "ca.pem",
-			[]string{"store.redis.ca_file: is set, but store.redis.tls is false"}},
+			[]string{"store.redis.ca_file: is set, but store.redis.tls is false"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,6 +453,9 @@ routes:
 			if tt.want == nil {
 				if err != nil || !strings.Contains(out, "OK") {
 					t.Errorf("check: %v\n%s%s", err, out, stderr)
+				}
+				if !strings.Contains(stderr, tt.warning) || (tt.warning == "" && stderr != "") {
+					t.Errorf("check's warnings: %q, want %q", stderr, tt.warning)
 				}
 				return
 			}
