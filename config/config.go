@@ -44,7 +44,19 @@ type Server struct {
 	// BodyTimeout cuts a request body that sends nothing for this long
 	// (slow-body guard); 0 turns the guard off.
 	BodyTimeout time.Duration `koanf:"body_timeout"`
+	TLS         ServerTLS     `koanf:"tls"`
 }
+
+// ServerTLS makes the proxy listener serve HTTPS (and HTTP/2) with the
+// certificate chain and private key in these PEM files, re-read when they
+// change. Both empty (the default): plain HTTP.
+type ServerTLS struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+}
+
+// Enabled reports whether HTTPS is configured (both files are set).
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Admin is the admin listener: metrics, health and the admin API.
 type Admin struct {
@@ -69,6 +81,7 @@ type Redis struct {
 	PasswordFile string   `koanf:"password_file"`
 	DB           int      `koanf:"db"`
 	TLS          bool     `koanf:"tls"`
+	CAFile       string   `koanf:"ca_file"` // PEM CA bundle for TLS; "": the system roots
 	KeyPrefix    string   `koanf:"key_prefix"`
 }
 

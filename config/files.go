@@ -33,8 +33,8 @@ func ReadSecretFile(path string) ([]byte, error) {
 type namedFile struct{ path, file string }
 
 // files lists every file the config names, each with its key path, in file
-// order: users.file, users.htpasswd_file, admin.token_file,
-// store.redis.password_file, each issuer's public_key_files and
+// order: server.tls.cert_file and key_file, users.file, users.htpasswd_file,
+// admin.token_file, store.redis.password_file and ca_file, each issuer's public_key_files and
 // hmac_secret_file, jwt.issue.signing_key_file and previous_key_files.
 // Unset (empty) keys are left out. Relative file names are relative to the
 // process's working directory, not to the config file.
@@ -45,10 +45,13 @@ func (c *Config) files() []namedFile {
 			out = append(out, namedFile{path, file})
 		}
 	}
+	add("server.tls.cert_file", c.Server.TLS.CertFile)
+	add("server.tls.key_file", c.Server.TLS.KeyFile)
 	add("users.file", c.Users.File)
 	add("users.htpasswd_file", c.Users.HtpasswdFile)
 	add("admin.token_file", c.Admin.TokenFile)
 	add("store.redis.password_file", c.Store.Redis.PasswordFile)
+	add("store.redis.ca_file", c.Store.Redis.CAFile)
 	for i, is := range c.JWT.Issuers {
 		p := "jwt.issuers[" + strconv.Itoa(i) + "]"
 		for j, f := range is.PublicKeyFiles {
@@ -64,8 +67,8 @@ func (c *Config) files() []namedFile {
 }
 
 // CheckFiles reads every file the config names (see the list under
-// "files" in the README: users, htpasswd, admin token, Redis password, issuer
-// keys and secrets, issuing keys) and reports, as an errors.Join of
+// "files" in the README: TLS certificate and key, users, htpasswd, admin
+// token, Redis password and CA, issuer keys and secrets, issuing keys) and reports, as an errors.Join of
 // *FieldError, each one that cannot be read or is empty (after dropping one
 // trailing newline), e.g.
 // "jwt.issuers[0].public_key_files[1]: open x.pem: no such file or directory".

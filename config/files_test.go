@@ -45,10 +45,15 @@ func TestCheckFiles(t *testing.T) {
 	c.JWT.Issuers[0].PublicKeyFiles = []string{"testdata/keys/idp.pem", "testdata/x.pem"}
 	c.JWT.Issue.PreviousKeyFiles = []string{"testdata/keys/signing.pem", "testdata/keys/gone.pem"}
 	c.Users.HtpasswdFile = "testdata/keys/newline-only"
+	c.Server.TLS = ServerTLS{CertFile: "testdata/keys/tls.crt", KeyFile: "testdata/keys/empty"}
+	c.Store.Redis.CAFile = "testdata/keys/ca.pem"
 	want := []string{
+		`server.tls.cert_file: open testdata/keys/tls.crt: no such file or directory`,
+		`server.tls.key_file: "testdata/keys/empty" is empty`,
 		`users.htpasswd_file: open testdata/keys/newline-only: no such file or directory`,
 		`admin.token_file: "testdata/keys/empty" is empty`,
 		`store.redis.password_file: read testdata/keys: is a directory`,
+		`store.redis.ca_file: open testdata/keys/ca.pem: no such file or directory`,
 		`jwt.issuers[0].public_key_files[1]: open testdata/x.pem: no such file or directory`,
 		`jwt.issue.previous_key_files[1]: open testdata/keys/gone.pem: no such file or directory`,
 	}

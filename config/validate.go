@@ -50,6 +50,12 @@ func (c *Config) validateServer(p *problems) {
 	if c.Server.MaxHeaderBytes < 1 {
 		p.add("server.max_header_bytes", "%d is not positive; write e.g. 32768", c.Server.MaxHeaderBytes)
 	}
+	switch t := c.Server.TLS; {
+	case t.CertFile != "" && t.KeyFile == "":
+		p.add("server.tls.key_file", "empty, but server.tls.cert_file is set; set both for HTTPS, or neither for plain HTTP")
+	case t.CertFile == "" && t.KeyFile != "":
+		p.add("server.tls.cert_file", "empty, but server.tls.key_file is set; set both for HTTPS, or neither for plain HTTP")
+	}
 }
 
 func (c *Config) validateStore(p *problems) {
@@ -65,6 +71,9 @@ func (c *Config) validateStore(p *problems) {
 	}
 	for i, a := range s.Redis.Addrs {
 		checkHostPort(p, index("store.redis.addrs", i), a)
+	}
+	if s.Redis.CAFile != "" && !s.Redis.TLS {
+		p.add("store.redis.ca_file", "is set, but store.redis.tls is false; set tls: true, or remove ca_file")
 	}
 	if s.Redis.DB < 0 {
 		p.add("store.redis.db", "%d is negative", s.Redis.DB)

@@ -3,6 +3,7 @@ package authtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -59,6 +60,10 @@ type Redis struct {
 	args  []string
 	extra []string // the ports that replaced AnyPort in args, in order
 	pick  func(testing.TB) int
+	// With tls set, the server listens for TLS only, on Addr (see
+	// StartRedisTLS), started with tlsArgs; tls is the clients' config.
+	tls     *tls.Config
+	tlsArgs []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -113,12 +118,21 @@ func startRedisPick(t testing.TB, pick func(testing.TB) int, conf string, args .
 	if conf != "" {
 		r.conf = writeFile(t, r.dir, "redis.conf", conf)
 	}
+	r.start()
+	return r
+}
+
+// start launches the process on new ports until it starts or a failure
+// is not a port taken by someone else.
+func (r *Redis) start() {
+	t := r.t
+	t.Helper()
 	t.Cleanup(r.Stop)
 	for i := 1; ; i++ {
 		r.pickPorts()
 		err, inUse := r.launch()
 		if err == nil {
-			return r
+			return
 		}
 		if !inUse || i == startAttempts {
 			t.Fatalf("redis-server on %s: %v; output:\n%s", r.Addr, err, r.output())
@@ -169,8 +183,14 @@ func (r *Redis) launch() (err error, inUse bool) {
 	if r.conf != "" {
 		args = append(args, r.conf)
 	}
+	if r.tls == nil {
+		args = append(args, "--port", r.Port())
+	} else {
+		args = append(args, "--port", "0", "--tls-port", r.Port())
+		args = append(args, r.tlsArgs...)
+	}
 	args = append(args, []string{
-		"--port", r.Port(), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--logfile", "", "--repl-diskless-sync-delay", "0",
 	}...)
@@ -195,7 +215,7 @@ func (r *Redis) launch() (err error, inUse bool) {
 	r.mu.Lock()
 	r.cmd, r.out, r.done = cmd, out, done
 	r.mu.Unlock()
-	if err := waitPingOrExit(r.Addr, done); err != nil {
+	if err := waitPingOrExit(r.Addr, r.tls, done); err != nil {
 		r.Stop()
 		return err, strings.Contains(strings.ToLower(r.output()), "address already in use")
 	}
@@ -250,7 +270,7 @@ func (r *Redis) Restart() {
 // Client returns a client for this server, closed by t.Cleanup.
 func (r *Redis) Client(t testing.TB) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr, TLSConfig: r.tls})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -264,10 +284,10 @@ func waitPing(addr string) error {
 
 // waitPingOrExit is waitPing that gives up as soon as done is closed
 // (the process exited, e.g. because its port was taken).
-func waitPingOrExit(addr string, done <-chan struct{}) error {
+func waitPingOrExit(addr string, tlsConfig *tls.Config, done <-chan struct{}) error {
 	// Short timeouts: whoever took the port may accept and never answer,
 	// and go-redis does not abort a read when its context is cancelled.
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+	c := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: tlsConfig, MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond, PoolSize: 1})
 	defer c.Close()
 	return waitFor(func(ctx context.Context) error {

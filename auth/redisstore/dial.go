@@ -53,19 +53,12 @@ func (dialHook) DialHook(next redis.DialHook) redis.DialHook {
 // the race are closed. While Redis is unreachable, this is at most one SYN
 // per redialAfter per dial in progress (go-redis allows PoolSize of them).
 func staggeredDial(ctx context.Context, dial func(context.Context) (net.Conn, error)) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	results := make(chan result, 1)
+	results := make(chan dialResult, 1)
 	dctx, cancel := context.WithCancel(ctx)
 	pending := 0
 	start := func() {
 		pending++
-		go func() {
-			c, err := dial(dctx)
-			results <- result{c, err}
-		}()
+		go func() { results <- newDialResult(dial(dctx)) }()
 	}
 	// abandon cancels the dials still running and closes what they return.
 	abandon := func() {
@@ -103,6 +96,22 @@ func staggeredDial(ctx context.Context, dial func(context.Context) (net.Conn, er
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
 		}
 	}
+}
+
+// dialResult is one dial's outcome; c is nil when err is not.
+type dialResult struct {
+	c   net.Conn
+	err error
+}
+
+// newDialResult drops the connection of a failed dial: a failed TLS dial
+// returns a nil *tls.Conn, a non-nil net.Conn whose Close panics (it took
+// the process down when a dial that lost the race failed afterwards).
+func newDialResult(c net.Conn, err error) dialResult {
+	if err != nil {
+		return dialResult{nil, err}
+	}
+	return dialResult{c, nil}
 }
 
 func (dialHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }

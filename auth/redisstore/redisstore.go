@@ -11,6 +11,7 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -45,9 +46,14 @@ type Options struct {
 	MasterName string
 	Username   string
 	Password   string
-	DB         int         // ignored by Redis Cluster
-	TLS        *tls.Config // nil: plain TCP
-	KeyPrefix  string      // "" → DefaultKeyPrefix
+	DB         int // ignored by Redis Cluster
+	// TLS connects with TLS 1.2 or later and verifies each server's
+	// certificate for the host of the address dialled (the one address,
+	// for a standalone server). false: plain TCP.
+	TLS bool
+	// RootCAs are the CAs TLS trusts; nil: the system roots.
+	RootCAs   *x509.CertPool
+	KeyPrefix string // "" → DefaultKeyPrefix
 	// Timeout bounds each store call (all its round trips), separately
 	// from the caller's context. 0 → DefaultTimeout.
 	Timeout time.Duration
@@ -120,7 +126,7 @@ func New(o Options) (*Store, error) {
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs: o.Addrs, MasterName: o.MasterName,
 		Username: o.Username, Password: o.Password, DB: o.DB,
-		TLSConfig:             o.TLS,
+		TLSConfig:             tlsConfig(o),
 		DialTimeout:           max(o.Timeout, time.Second),
 		ContextTimeoutEnabled: true,
 		MaxRetries:            1,
@@ -150,6 +156,23 @@ func New(o Options) (*Store, error) {
 	return s, nil
 }
 
+// tlsConfig is the client TLS config for o: nil without TLS. A standalone
+// server's name is its address's host; for a cluster or Sentinel, each
+// connection verifies the host it dials (crypto/tls's default), since a
+// node or the master is not the address configured.
+func tlsConfig(o Options) *tls.Config {
+	if !o.TLS {
+		return nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs}
+	if len(o.Addrs) == 1 && o.MasterName == "" {
+		if host, _, err := net.SplitHostPort(o.Addrs[0]); err == nil {
+			c.ServerName = host
+		}
+	}
+	return c
+}
+
 func withDefaults(o Options) Options {
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = DefaultKeyPrefix
@@ -169,11 +192,20 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// Ping reports whether Redis answers within the store's timeout.
+// Ping reports whether Redis answers within the store's timeout. When a
+// connection could not be made, the error wraps the dial's (with TLS, a
+// *tls.CertificateVerificationError when the server's certificate did not
+// verify).
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		var de dialError
+		if errors.As(err, &de) {
+			// The dial's own error, open to errors.As: a refused
+			// connection, a *tls.CertificateVerificationError.
+			err = de.err
+		}
 		return fmt.Errorf("redisstore: ping: %w", err)
 	}
 	return nil

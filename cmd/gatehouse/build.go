@@ -49,10 +49,8 @@ func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.L
 	r := cfg.Store.Redis
 	o := redisstore.Options{
 		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: mat.redisPassword,
-		DB: r.DB, KeyPrefix: r.KeyPrefix, Timeout: cfg.Store.Timeout, Observe: m.ObserveStore, Logger: log,
-	}
-	if r.TLS {
-		o.TLS = tlsConfig(r.Addrs)
+		DB: r.DB, TLS: r.TLS, RootCAs: mat.redisCAs,
+		KeyPrefix: r.KeyPrefix, Timeout: cfg.Store.Timeout, Observe: m.ObserveStore, Logger: log,
 	}
 	if called != nil {
 		o.Observe = func(op string, d time.Duration, err error) { m.ObserveStore(op, d, err); called(op, err) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,9 @@ type material struct {
 	redisPassword string
 	warnings      []string   // not errors: `check` prints them and exits 0
 	pages         *pages.Set // the login, logout and error pages (login.templates_dir)
+
+	// redisCAs is store.redis.ca_file's pool; nil: the system roots.
+	redisCAs *x509.CertPool
 }
 
 // loadMaterial reads and parses every key, secret and users file the config
@@ -91,6 +95,7 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 	if f := cfg.Store.Redis.PasswordFile; f != "" {
 		m.redisPassword = string(read("store.redis.password_file", f))
 	}
+	loadTLSMaterial(cfg, m, fail)
 	ps, err := pages.New(pages.Options{Title: cfg.Login.Title, LogoURL: cfg.Login.LogoURL, Dir: cfg.Login.TemplatesDir})
 	if err != nil {
 		fail("login.templates_dir", err)

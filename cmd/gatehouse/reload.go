@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -164,8 +162,10 @@ func (s *server) buildFromFile() (*generation, error) {
 }
 
 // restartOnly lists the changed keys that a reload does not apply: the
-// listeners, the store, the proxy listener's connection limits and the log
-// format (log.level and log.access apply on reload).
+// listeners, the store, the proxy listener's connection limits and TLS
+// files (the files' contents are re-read when they change; naming other
+// files, or turning TLS on or off, needs a restart), and the log format
+// (log.level and log.access apply on reload).
 func restartOnly(old, cur *config.Config) []string {
 	var keys []string
 	for _, c := range []struct {
@@ -176,6 +176,7 @@ func restartOnly(old, cur *config.Config) []string {
 		{"admin.listen", old.Admin.Listen != cur.Admin.Listen},
 		{"admin.token_file", old.Admin.TokenFile != cur.Admin.TokenFile},
 		{"store", !reflect.DeepEqual(old.Store, cur.Store)},
+		{"server.tls", old.Server.TLS != cur.Server.TLS},
 		{"server.read_header_timeout", old.Server.ReadHeaderTimeout != cur.Server.ReadHeaderTimeout},
 		{"server.idle_timeout", old.Server.IdleTimeout != cur.Server.IdleTimeout},
 		{"server.max_header_bytes", old.Server.MaxHeaderBytes != cur.Server.MaxHeaderBytes},
@@ -186,15 +187,4 @@ func restartOnly(old, cur *config.Config) []string {
 		}
 	}
 	return keys
-}
-
-// tlsConfig is the client TLS config for Redis: system roots, TLS 1.2+.
-func tlsConfig(addrs []string) *tls.Config {
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(addrs) == 1 {
-		if host, _, err := net.SplitHostPort(addrs[0]); err == nil {
-			c.ServerName = host
-		}
-	}
-	return c
 }

@@ -124,6 +124,20 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	serve := proxySrv.Serve
+	if t := cfg.Server.TLS; t.Enabled() {
+		// The certificate watch, like the reload watch, exists before the
+		// listener serves.
+		certs, err := newCertReloader(t.CertFile, t.KeyFile, s.log)
+		if err != nil {
+			proxyLn.Close()
+			adminLn.Close()
+			return err
+		}
+		go certs.run(bg)
+		proxySrv.TLSConfig = serverTLSConfig(certs)
+		serve = func(l net.Listener) error { return proxySrv.ServeTLS(l, "", "") }
+	}
 	go s.watchStore(bg, cfg.Store.Timeout)
 	// The reload watch exists before either listener serves: a change
 	// made once /healthz answers is seen.
@@ -132,8 +146,9 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 	go func() { _ = adminSrv.Serve(adminLn) }()
 	defer adminSrv.Close() // last: /readyz answers 503 throughout the drain
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- proxySrv.Serve(proxyLn) }()
-	s.log.Info("gatehouse started", "listen", proxyLn.Addr().String(), "admin", adminLn.Addr().String(), "version", version)
+	go func() { serveErr <- serve(proxyLn) }()
+	s.log.Info("gatehouse started", "listen", proxyLn.Addr().String(), "tls", cfg.Server.TLS.Enabled(),
+		"admin", adminLn.Addr().String(), "version", version)
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"time"
 )
 
@@ -34,15 +36,23 @@ func (s *server) storeCalled(op string, err error) {
 func (s *server) watchStore(ctx context.Context, timeout time.Duration) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	first := true
 	for {
 		checked := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		err := s.store.Ping(pctx)
 		cancel()
 		up := err == nil
-		if up != s.storeUp.Swap(up) {
-			s.log.Info("store state changed", "up", up, "error", errString(err))
+		switch was := s.storeUp.Swap(up); {
+		case up != was && up:
+			s.log.Info("store state changed", "up", true, "error", "")
+		case up != was:
+			s.log.Info("store state changed", append([]any{"up", false}, storeErrAttrs(err)...)...)
+		case !up && first:
+			// storeUp starts false: say why the store is down from the start.
+			s.log.Error("store not answering; /readyz answers 503 until it does", storeErrAttrs(err)...)
 		}
+		first = false
 		next := storeCheckUp
 		if !up {
 			next = storeCheckDown
@@ -66,4 +76,15 @@ func (s *server) watchStore(ctx context.Context, timeout time.Duration) {
 			}
 		}
 	}
+}
+
+// storeErrAttrs are the log attributes of a store failure, with a hint
+// when Redis's TLS certificate did not verify.
+func storeErrAttrs(err error) []any {
+	attrs := []any{"error", err.Error()}
+	if errors.As(err, new(*tls.CertificateVerificationError)) {
+		attrs = append(attrs, "hint", "the Redis server's certificate does not verify against store.redis.ca_file "+
+			"(the system roots when it is empty), or does not name the host in store.redis.addrs")
+	}
+	return attrs
 }
