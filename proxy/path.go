@@ -3,49 +3,14 @@ package proxy
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
-// refusePath reports why a request target's raw path must be refused before
-// any route is matched, or "" when it is acceptable. Refusing, rather than
-// normalising, encoded separators and dot segments is what keeps a `none`
-// route from ever forwarding a path that the upstream resolves into a
-// protected one (/public/%2e%2e/api/x).
-func refusePath(raw string) string {
-	if raw == "" || raw[0] != '/' {
-		return "path must start with /"
-	}
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; c {
-		case '\\':
-			return "backslash in path"
-		case ';':
-			return "semicolon in path"
-		case 0:
-			return "NUL in path"
-		case '%':
-			if i+2 < len(raw) {
-				switch strings.ToLower(raw[i+1 : i+3]) {
-				case "2f":
-					return "encoded slash in path"
-				case "5c":
-					return "encoded backslash in path"
-				case "2e":
-					return "encoded dot in path"
-				case "00":
-					return "encoded NUL in path"
-				case "3b":
-					return "encoded semicolon in path"
-				}
-			}
-		}
-	}
-	for seg := range strings.SplitSeq(raw, "/") {
-		if seg == "." || seg == ".." {
-			return "dot segment in path"
-		}
-	}
-	return ""
-}
+// refusePath reports why a request target's raw path must be refused
+// before any route is matched, or "" when it is acceptable: the rule is
+// httpx.RefusePath's, the one config checks route paths with.
+func refusePath(raw string) string { return httpx.RefusePath(raw, true) }
 
 // refuseMethod reports why a method must be refused before any route is
 // matched, or "" when it is acceptable. Method names are case-sensitive

@@ -28,7 +28,7 @@ import (
 
 // ReservedPrefix is the path prefix Gatehouse keeps for its own pages; it is
 // never proxied.
-const ReservedPrefix = "/.gatehouse/"
+const ReservedPrefix = httpx.ReservedPrefix
 
 // BearerVerifier checks a Bearer JWT. On ErrUnavailable it may still return
 // the identity it verified (the signature was good but the revocation list
@@ -170,10 +170,10 @@ type exchangeKey struct{}
 
 // ServeHTTP is the whole request path of the proxy listener.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{start: time.Now(), requestID: requestID(r.Header.Get(httpx.RequestIDHeader))}
+	x := &exchange{start: time.Now(), requestID: httpx.KeepOrNewRequestID(r.Header.Get(httpx.RequestIDHeader))}
 	sw := &statusWriter{ResponseWriter: w}
 	w.Header().Set(httpx.RequestIDHeader, x.requestID)
-	client := clientIP(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
+	client := clientIP(httpx.PeerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
 	ctx := httpx.WithRequestInfo(r.Context(), x.requestID, client)
 	ctx = context.WithValue(ctx, exchangeKey{}, x)
 	r = r.WithContext(ctx)

@@ -16,10 +16,9 @@ import (
 
 // Reserved paths served by the handler.
 const (
-	Prefix       = "/.gatehouse/"
-	LoginPath    = Prefix + "login"
-	LogoutPath   = Prefix + "logout"
-	UserinfoPath = Prefix + "userinfo"
+	LoginPath    = httpx.ReservedPrefix + "login"
+	LogoutPath   = httpx.ReservedPrefix + "logout"
+	UserinfoPath = httpx.ReservedPrefix + "userinfo"
 )
 
 // maxFormBytes bounds a login or logout form body.

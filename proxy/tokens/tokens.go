@@ -20,9 +20,9 @@ import (
 
 // Paths served by the handler.
 const (
-	TokenPath  = "/.gatehouse/token"
-	RevokePath = "/.gatehouse/revoke"
-	JWKSPath   = "/.gatehouse/jwks.json"
+	TokenPath  = httpx.ReservedPrefix + "token"
+	RevokePath = httpx.ReservedPrefix + "revoke"
+	JWKSPath   = httpx.ReservedPrefix + "jwks.json"
 )
 
 // MaxBodyBytes bounds a token or revocation request body; larger ones are
