@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
 // Validate checks the whole configuration without any I/O (it does not read
@@ -119,7 +121,7 @@ func (c *Config) validateHeaders(p *problems) {
 			}
 			return
 		}
-		key := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+		key := httpx.FoldHeader(name)
 		switch {
 		case !isToken(name):
 			p.add(path, "%q is not a valid header name", name)
@@ -162,7 +164,7 @@ func validateStripHeaders(p *problems, names []string) {
 		switch {
 		case !isToken(name):
 			p.add(path, "%q is not a valid header name", name)
-		case unstrippable[strings.ReplaceAll(strings.ToLower(name), "_", "-")]:
+		case unstrippable[httpx.FoldHeader(name)]:
 			p.add(path, "%q cannot be stripped: Gatehouse needs it to frame or forward the request, or sets it itself", name)
 		}
 	}
