@@ -177,7 +177,7 @@ func (s *server) upstreamTransport(timeout time.Duration) *http.Transport {
 // Without users files nobody can log in, but userinfo still answers Bearer
 // callers.
 func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
-	var who login.Authenticator = g.users
+	var who login.PasswordChecker = g.users
 	limiter, err := s.loginLimiter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)

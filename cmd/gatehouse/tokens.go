@@ -16,7 +16,7 @@ import (
 // to mux, when Gatehouse has an issuing key. They are per generation: a
 // reload that changes the keys serves the new JWKS and signs with the new
 // key from the swap on.
-func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generation, who login.Authenticator, limiter *login.Limiter) error {
+func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generation, who login.PasswordChecker, limiter *login.Limiter) error {
 	if g.signer == nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 // refresh families follow the files (users.Watcher, or an empty
 // users.Directory without users files).
 type localUsers interface {
-	login.Authenticator
+	login.PasswordChecker
 	Lookup(name string) (u users.User, fingerprint string, ok bool)
 }
 

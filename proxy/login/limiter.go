@@ -131,7 +131,7 @@ func (r Result) RetryAfterSeconds() string {
 // first (Limited when over a limit), then checked when a check is free
 // (Busy after waiting CheckWait or until ctx ends). An empty username or
 // password is counted and fails unchecked.
-func (l *Limiter) Check(ctx context.Context, who Authenticator, user, password string, ip netip.Addr) Result {
+func (l *Limiter) Check(ctx context.Context, who PasswordChecker, user, password string, ip netip.Addr) Result {
 	if l == nil {
 		return check(who, user, password)
 	}
@@ -161,11 +161,11 @@ func (l *Limiter) Check(ctx context.Context, who Authenticator, user, password s
 	return res
 }
 
-func check(who Authenticator, user, password string) Result {
+func check(who PasswordChecker, user, password string) Result {
 	if user == "" || password == "" {
 		return Result{Outcome: Failed}
 	}
-	u, ok := who.Authenticate(user, password)
+	u, ok := who.CheckPassword(user, password)
 	if !ok {
 		return Result{Outcome: Failed}
 	}

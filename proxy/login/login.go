@@ -32,10 +32,11 @@ const (
 	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again in a moment." // the 503 page's text
 )
 
-// Authenticator checks a username and password; *users.Directory and
-// *users.Watcher implement it.
-type Authenticator interface {
-	Authenticate(username, password string) (users.User, bool)
+// PasswordChecker checks a username and password; *users.Directory and
+// *users.Watcher implement it. (Authenticate is the word for a request
+// turned into an identity, Verify for a token.)
+type PasswordChecker interface {
+	CheckPassword(username, password string) (users.User, bool)
 }
 
 // Options configures the handler. Sessions and Users are required.
@@ -43,7 +44,7 @@ type Options struct {
 	// Sessions starts and ends sessions. Must not be nil.
 	Sessions *session.Manager
 	// Users checks passwords. Must not be nil.
-	Users Authenticator
+	Users PasswordChecker
 	// Limiter counts attempts and bounds password checks (shared with the
 	// password grant); nil means no limit.
 	Limiter *Limiter

@@ -24,17 +24,17 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 )
 
-// countingAuth is an instrumented Authenticator: it counts password
+// countingAuth is an instrumented PasswordChecker: it counts password
 // checks and the most running at once, and can hold each check until
 // release is closed.
 type countingAuth struct {
-	inner   Authenticator
+	inner   PasswordChecker
 	release chan struct{} // nil: checks run at once
 
 	calls, running, maxRunning atomic.Int32
 }
 
-func (c *countingAuth) Authenticate(user, pw string) (users.User, bool) {
+func (c *countingAuth) CheckPassword(user, pw string) (users.User, bool) {
 	c.calls.Add(1)
 	n := c.running.Add(1)
 	defer c.running.Add(-1)
@@ -43,7 +43,7 @@ func (c *countingAuth) Authenticate(user, pw string) (users.User, bool) {
 	if c.release != nil {
 		<-c.release
 	}
-	return c.inner.Authenticate(user, pw)
+	return c.inner.CheckPassword(user, pw)
 }
 
 // waitFor polls cond until it holds or 10 s pass.
@@ -67,7 +67,7 @@ type throttleEnv struct {
 	tok  string
 }
 
-func newThrottleEnv(t *testing.T, dir Authenticator, lo LimiterOptions) *throttleEnv {
+func newThrottleEnv(t *testing.T, dir PasswordChecker, lo LimiterOptions) *throttleEnv {
 	t.Helper()
 	e := newEnv(t, nil)
 	if lo.Rate.N == 0 {

@@ -22,17 +22,17 @@ import (
 // countingUsers counts password checks; each is held until release is
 // closed (nil: not held).
 type countingUsers struct {
-	inner   login.Authenticator
+	inner   login.PasswordChecker
 	release chan struct{}
 	calls   atomic.Int32
 }
 
-func (c *countingUsers) Authenticate(user, pw string) (users.User, bool) {
+func (c *countingUsers) CheckPassword(user, pw string) (users.User, bool) {
 	c.calls.Add(1)
 	if c.release != nil {
 		<-c.release
 	}
-	return c.inner.Authenticate(user, pw)
+	return c.inner.CheckPassword(user, pw)
 }
 
 type lockedBuffer struct {

@@ -41,7 +41,7 @@ type Options struct {
 	// previous issuing keys).
 	Keys jwk.Set
 	// Users checks the password grant's credentials.
-	Users login.Authenticator
+	Users login.PasswordChecker
 	// Limiter is the login form's limiter, shared so that the form and the
 	// password grant count attempts and share the bound on password
 	// checks; nil: no limit.
