@@ -86,9 +86,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	if !x.route.ForwardAuthorization {
 		out.Del("Authorization")
 	}
-	if h.sessions != nil {
-		h.sessions.StripCookie(out)
-	}
+	stripCookies(out, h.ownCookies)
 	f.setForwarded(pr)
 	out.Set(httpx.RequestIDHeader, x.requestID)
 	if x.id != nil {

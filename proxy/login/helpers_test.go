@@ -152,7 +152,7 @@ var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 func (e *env) csrf(t *testing.T) (*http.Cookie, string) {
 	t.Helper()
 	res := e.do(t, request{method: "GET", path: LoginPath})
-	c := cookieNamed(res.Response, csrfCookieName)
+	c := cookieNamed(res.Response, CSRFCookieName)
 	m := csrfInput.FindStringSubmatch(res.body)
 	if c == nil || m == nil {
 		t.Fatalf("login page has no CSRF cookie or field: %v\n%s", res.Header, res.body)

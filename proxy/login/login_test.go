@@ -39,7 +39,7 @@ func TestLoginPage(t *testing.T) {
 		t.Error("login page has a script or an external reference")
 	}
 	checkSecurityHeaders(t, res)
-	c := cookieNamed(res.Response, csrfCookieName)
+	c := cookieNamed(res.Response, CSRFCookieName)
 	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
 		t.Errorf("CSRF cookie = %+v, want HttpOnly SameSite=Strict Path=/", c)
 	}
