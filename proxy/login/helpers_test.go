@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // clock is a settable time source shared by the store, sessions and limiter.
@@ -59,7 +60,7 @@ type env struct {
 	sessions *session.Manager
 	store    auth.Store
 	clock    *clock
-	limiter  *Limiter
+	limiter  *passwords.Limiter
 	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	usersDir string
@@ -101,7 +102,7 @@ func newEnv(t *testing.T, store auth.Store) *env {
 		t.Fatal(err)
 	}
 	e.sessions = session.New(session.Options{Store: store, Revocations: store, Now: e.clock.Now})
-	e.limiter, err = NewLimiter(LimiterOptions{Rate: Rate{N: 5, Per: time.Minute}, ClientRate: Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
+	e.limiter, err = passwords.NewLimiter(passwords.LimiterOptions{Rate: passwords.Rate{N: 5, Per: time.Minute}, ClientRate: passwords.Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
-	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // Reserved paths served by the handler.
@@ -32,22 +32,15 @@ const (
 	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again in a moment." // the 503 page's text
 )
 
-// PasswordChecker checks a username and password; *users.Directory and
-// *users.Watcher implement it. (Authenticate is the word for a request
-// turned into an identity, Verify for a token.)
-type PasswordChecker interface {
-	CheckPassword(username, password string) (users.User, bool)
-}
-
 // Options configures the handler. Sessions and Users are required.
 type Options struct {
 	// Sessions starts and ends sessions. Must not be nil.
 	Sessions *session.Manager
 	// Users checks passwords. Must not be nil.
-	Users PasswordChecker
+	Users passwords.Checker
 	// Limiter counts attempts and bounds password checks (shared with the
 	// password grant); nil means no limit.
-	Limiter *Limiter
+	Limiter *passwords.Limiter
 	// Decider answers /.gatehouse/userinfo (auth: any, a Bearer token or
 	// the session cookie), the proxy's one decision; nil means a Decider
 	// with Sessions alone (a Bearer token is refused).
@@ -157,18 +150,18 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", ip.String(), "request_id", httpx.RequestID(r))
 	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
 	switch res.Outcome {
-	case Limited, Busy:
+	case passwords.Limited, passwords.Busy:
 		h.count("rate_limited")
-		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == Busy)
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == passwords.Busy)
 		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		h.loginPage(w, r, http.StatusTooManyRequests, rateLimitedMessage(res.RetryAfter), rd)
 		return
-	case Unavailable:
+	case passwords.Unavailable:
 		h.count("error")
 		log.Error("login failed: attempt not counted", "event", "login", "result", "error", "error", res.Err)
 		h.unavailablePage(w, r)
 		return
-	case Failed:
+	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
 		h.loginPage(w, r, http.StatusUnauthorized, msgBadCredentials, rd)

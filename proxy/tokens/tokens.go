@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // Paths served by the handler.
@@ -41,11 +41,11 @@ type Options struct {
 	// previous issuing keys).
 	Keys jwk.Set
 	// Users checks the password grant's credentials.
-	Users login.PasswordChecker
+	Users passwords.Checker
 	// Limiter is the login form's limiter, shared so that the form and the
 	// password grant count attempts and share the bound on password
 	// checks; nil: no limit.
-	Limiter *login.Limiter
+	Limiter *passwords.Limiter
 	// Metrics counts gatehouse_logins_total; nil: not counted.
 	Metrics *metrics.Metrics
 	// Logger receives audit lines (never a password or token); nil discards.
@@ -138,18 +138,18 @@ func (h *handler) passwordGrant(w http.ResponseWriter, r *http.Request, form for
 		"client_ip", ip.String(), "request_id", httpx.RequestID(r))
 	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
 	switch res.Outcome {
-	case login.Limited, login.Busy:
+	case passwords.Limited, passwords.Busy:
 		h.count("rate_limited")
-		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == login.Busy)
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == passwords.Busy)
 		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "slow_down", "too many failed attempts; retry later")
 		return
-	case login.Unavailable:
+	case passwords.Unavailable:
 		h.count("error")
 		log.Error("login failed: attempt not counted", "result", "error", "error", res.Err)
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "token service unavailable")
 		return
-	case login.Failed:
+	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
 		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_grant", "invalid username or password")
