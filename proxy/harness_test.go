@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
