@@ -1,9 +1,11 @@
 package httpx
 
 import (
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestKeepOrNewRequestID(t *testing.T) {
@@ -75,5 +77,21 @@ func TestRefusePath(t *testing.T) {
 		if got := RefusePath(tc.p, false); got != tc.written {
 			t.Errorf("RefusePath(%q, false) = %q, want %q", tc.p, got, tc.written)
 		}
+	}
+}
+
+func TestLogLimiterWarn(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	now := time.Unix(1000, 0)
+	l := NewLogLimiter(nil, func() time.Time { return now })
+	ip := netip.MustParseAddr("192.0.2.1")
+	l.Warn(log, "login failed", ip, "event", "login")
+	l.Warn(log, "login failed", ip, "event", "login")
+	now = now.Add(LogWindow + time.Second)
+	l.Warn(log, "login failed", ip, "event", "login")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], "repeated") || !strings.HasSuffix(lines[1], "event=login repeated=1") {
+		t.Errorf("lines:\n%s\nwant two, the second with event=login repeated=1", buf.String())
 	}
 }

@@ -225,18 +225,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 // refused writes a refusal's audit line, at most one a minute per kind
 // and client (with the count of those held back since).
 func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
-	ok, held := h.logs.Allow(msg, ip)
-	if !ok {
-		return
-	}
-	if held > 0 {
-		args = append(args, "repeated", held)
-	}
-	log.Warn(msg, args...)
+	h.logs.Warn(log, msg, ip, args...)
 }
 
-func (h *handler) count(result string) {
-	if h.o.Metrics != nil {
-		h.o.Metrics.Logins.WithLabelValues(result).Inc()
-	}
-}
+func (h *handler) count(result string) { h.o.Metrics.CountLogin(result) }
