@@ -226,19 +226,6 @@ func positive(p *problems, path string, d time.Duration) {
 
 func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 
-// isToken reports whether s is a non-empty RFC 9110 token (tchar only), the
-// grammar of header names, cookie names and methods.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// isToken reports whether s is a non-empty RFC 9110 token: the grammar of
+// header names, cookie names and methods (httpx.IsToken).
+func isToken(s string) bool { return httpx.IsToken(s) }

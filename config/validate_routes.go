@@ -64,7 +64,7 @@ func validateMatch(p *problems, path string, m Match) {
 		}
 	}
 	for j, meth := range m.Methods {
-		if !isToken(meth) || meth != strings.ToUpper(meth) {
+		if httpx.RefuseMethod(meth) != "" {
 			p.add(index(path+".methods", j), "%q is not an upper-case method name, e.g. GET, POST", meth)
 		}
 	}

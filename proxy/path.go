@@ -13,27 +13,9 @@ import (
 func refusePath(raw string) string { return httpx.RefusePath(raw, true) }
 
 // refuseMethod reports why a method must be refused before any route is
-// matched, or "" when it is acceptable. Method names are case-sensitive
-// (RFC 9110 §9.1) and routes list them in upper case, so a lower-case
-// "get" would fall through a GET-only route to a later one; an upstream
-// that upper-cases methods would then serve it as GET.
-func refuseMethod(m string) string {
-	if m == "" {
-		return "empty method"
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c >= 'a' && c <= 'z':
-			return "method names are upper case"
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return "method is not a token"
-		}
-	}
-	return ""
-}
+// matched, or "" when it is acceptable (httpx.RefuseMethod, the rule
+// config checks route methods with).
+func refuseMethod(m string) string { return httpx.RefuseMethod(m) }
 
 // normalizeHost returns the host a route's match.host is compared with:
 // lower-cased, without port and brackets, without trailing dots

@@ -90,6 +90,47 @@ func RefusePath(p string, encoded bool) string {
 	return ""
 }
 
+// RefuseMethod reports why a method must be refused before any route is
+// matched, or "" when it is acceptable: it must be a token (RFC 9110) in
+// upper case. Method names are case-sensitive (RFC 9110 §9.1) and routes
+// list them in upper case, so a lower-case "get" would fall through a
+// GET-only route to a later one; an upstream that upper-cases methods
+// would then serve it as GET.
+func RefuseMethod(m string) string {
+	if m == "" {
+		return "empty method"
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			return "method names are upper case"
+		case !isTchar(c):
+			return "method is not a token"
+		}
+	}
+	return ""
+}
+
+// IsToken reports whether s is a non-empty RFC 9110 token (tchar only), the
+// grammar of header names, cookie names and methods.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTchar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
 // Two of RefusePath's answers, for callers that word them their own way.
 const (
 	PathNoSlash    = "path must start with /"

@@ -95,3 +95,26 @@ func TestLogLimiterWarn(t *testing.T) {
 		t.Errorf("lines:\n%s\nwant two, the second with event=login repeated=1", buf.String())
 	}
 }
+
+// TestRefuseMethod pins the one method rule that the proxy refuses
+// requests with and config checks route methods with.
+func TestRefuseMethod(t *testing.T) {
+	for m, want := range map[string]string{
+		"GET": "", "M-SEARCH": "", "PROPFIND": "", "X~1": "",
+		"":      "empty method",
+		"get":   "method names are upper case",
+		"GeT":   "method names are upper case",
+		"G T":   "method is not a token",
+		"GÉT":   "method is not a token",
+		"g\x00": "method names are upper case",
+	} {
+		if got := RefuseMethod(m); got != want {
+			t.Errorf("RefuseMethod(%q) = %q, want %q", m, got, want)
+		}
+	}
+	for s, want := range map[string]bool{"X-Auth-User": true, "a_b": true, "": false, "a b": false, "a:b": false, "é": false} {
+		if IsToken(s) != want {
+			t.Errorf("IsToken(%q) = %v", s, !want)
+		}
+	}
+}
