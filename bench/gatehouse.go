@@ -19,9 +19,14 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
 const benchPassword = "bench-password"
+
+// loginPath is Gatehouse's sign-in form.
+const loginPath = httpx.ReservedPrefix + "login"
 
 // gatehouse is a running Gatehouse with a Bearer token and a session
 // cookie for its jwt and session routes.
@@ -112,7 +117,7 @@ var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 func login(base string) (string, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(base + "/.gatehouse/login?rd=/session/")
+	resp, err := c.Get(base + loginPath + "?rd=/session/")
 	if err != nil {
 		return "", err
 	}
@@ -126,7 +131,7 @@ func login(base string) (string, error) {
 	if m == nil {
 		return "", fmt.Errorf("login page without csrf_token (status %d)", resp.StatusCode)
 	}
-	resp, err = c.PostForm(base+"/.gatehouse/login", url.Values{
+	resp, err = c.PostForm(base+loginPath, url.Values{
 		"username": {"alice"}, "password": {benchPassword}, "csrf_token": {m[1]}, "rd": {"/session/"},
 	})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
 // Validate checks the whole configuration without any I/O (it does not read
@@ -128,7 +130,7 @@ func (c *Config) validateHeaders(p *problems) {
 			}
 			return
 		}
-		key := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+		key := httpx.FoldHeader(name)
 		switch {
 		case !isToken(name):
 			p.add(path, "%q is not a valid header name", name)
@@ -171,7 +173,7 @@ func validateStripHeaders(p *problems, names []string) {
 		switch {
 		case !isToken(name):
 			p.add(path, "%q is not a valid header name", name)
-		case unstrippable[strings.ReplaceAll(strings.ToLower(name), "_", "-")]:
+		case unstrippable[httpx.FoldHeader(name)]:
 			p.add(path, "%q cannot be stripped: Gatehouse needs it to frame or forward the request, or sets it itself", name)
 		}
 	}
@@ -233,19 +235,6 @@ func positive(p *problems, path string, d time.Duration) {
 
 func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 
-// isToken reports whether s is a non-empty RFC 9110 token (tchar only), the
-// grammar of header names, cookie names and methods.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// isToken reports whether s is a non-empty RFC 9110 token: the grammar of
+// header names, cookie names and methods (httpx.IsToken).
+func isToken(s string) bool { return httpx.IsToken(s) }

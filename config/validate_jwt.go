@@ -6,12 +6,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth/jwtauth"
 )
 
-// The JWS algorithms an issuer may allow, and the claim mappings it may set.
+// The JWS algorithms an issuer may allow (auth/jwtauth's, which verifies
+// them), and the claim mappings it may set.
 var (
-	hmacAlgorithms       = []string{"HS256", "HS384", "HS512"}
-	asymmetricAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+	hmacAlgorithms       = jwtauth.HMACAlgorithms()
+	asymmetricAlgorithms = jwtauth.PublicKeyAlgorithms()
 	claimNames           = []string{"user", "email", "groups"}
 )
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -63,7 +64,7 @@ func validateMatch(p *problems, path string, m Match) {
 		}
 	}
 	for j, meth := range m.Methods {
-		if !isToken(meth) || meth != strings.ToUpper(meth) {
+		if httpx.RefuseMethod(meth) != "" {
 			p.add(index(path+".methods", j), "%q is not an upper-case method name, e.g. GET, POST", meth)
 		}
 	}
@@ -83,20 +84,20 @@ func validateMatch(p *problems, path string, m Match) {
 // pathProblem says why no request can ever be matched on path p: requests
 // with such paths are refused, or merged, before routing.
 func pathProblem(p string) string {
-	switch {
-	case !strings.HasPrefix(p, "/"):
+	if !strings.HasPrefix(p, "/") {
 		return "must start with \"/\""
-	case strings.Contains(p, "//"):
+	}
+	if strings.Contains(p, "//") {
 		return "contains \"//\"; repeated slashes are merged before matching, so it can never match"
-	case strings.ContainsAny(p, "\\;\x00"):
+	}
+	switch httpx.RefusePath(p, false) {
+	case "":
+		return ""
+	case httpx.PathDotSegment:
+		return "contains a \".\" or \"..\" segment; such requests are refused, so it can never match"
+	default:
 		return "contains a backslash, \";\" or NUL; such requests are refused, so it can never match"
 	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "." || seg == ".." {
-			return "contains a \".\" or \"..\" segment; such requests are refused, so it can never match"
-		}
-	}
-	return ""
 }
 
 func (c *Config) validateRouteAuth(p *problems, path string, r *Route) {

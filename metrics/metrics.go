@@ -149,6 +149,14 @@ func (m *Metrics) ObserveStore(op string, d time.Duration, err error) {
 	m.StoreDuration.WithLabelValues(op).Observe(d.Seconds())
 }
 
+// CountLogin counts one password sign-in (the form or the password grant)
+// in gatehouse_logins_total by result; a nil *Metrics counts nothing.
+func (m *Metrics) CountLogin(result string) {
+	if m != nil {
+		m.Logins.WithLabelValues(result).Inc()
+	}
+}
+
 // ObserveJWKSRefresh records one JWKS fetch.
 func (m *Metrics) ObserveJWKSRefresh(issuer string, err error) {
 	result := "ok"

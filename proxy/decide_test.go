@@ -101,4 +101,4 @@ func (f ipSessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 	f(r)
 	return nil, auth.ErrNoCredentials
 }
-func (ipSessions) StripCookie(http.Header) {}
+func (ipSessions) CookieName() string { return "" }

@@ -86,9 +86,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	if !x.route.ForwardAuthorization {
 		out.Del("Authorization")
 	}
-	if h.sessions != nil {
-		h.sessions.StripCookie(out)
-	}
+	stripCookies(out, h.ownCookies)
 	f.setForwarded(pr)
 	out.Set(httpx.RequestIDHeader, x.requestID)
 	if x.id != nil {
@@ -108,7 +106,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 // not trust, extended from a trusted proxy.
 func (f *forwarder) setForwarded(pr *httputil.ProxyRequest) {
 	in := pr.In.Header
-	trusted := isTrusted(peerAddr(pr.In.RemoteAddr), f.h.trusted)
+	trusted := isTrusted(httpx.PeerAddr(pr.In.RemoteAddr), f.h.trusted)
 	if trusted {
 		if prior := in.Values("X-Forwarded-For"); len(prior) > 0 {
 			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), prior...)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -48,20 +48,7 @@ func (c cookieTable) Authenticate(r *http.Request) (*auth.Identity, error) {
 	return id, nil
 }
 
-func (c cookieTable) StripCookie(h http.Header) {
-	var keep []string
-	for _, line := range h.Values("Cookie") {
-		for part := range strings.SplitSeq(line, ";") {
-			if name, _, _ := strings.Cut(strings.TrimSpace(part), "="); name != "sid" && strings.TrimSpace(part) != "" {
-				keep = append(keep, strings.TrimSpace(part))
-			}
-		}
-	}
-	h.Del("Cookie")
-	if len(keep) > 0 {
-		h.Set("Cookie", strings.Join(keep, "; "))
-	}
-}
+func (cookieTable) CookieName() string { return "sid" }
 
 var alice = &auth.Identity{
 	Subject: "alice", User: "alice", Email: "alice@example.com", Groups: []string{"staff", "dev"},

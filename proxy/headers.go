@@ -31,13 +31,6 @@ func (h Headers) names() []string {
 	return out
 }
 
-// headerKey folds a header name the way a lenient upstream might read it
-// (any letter case, '_' for '-'), so that every spelling of an identity
-// header can be recognised and stripped.
-func headerKey(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
-
 // stripper removes client-sent copies of identity headers.
 type stripper map[string]struct{}
 
@@ -45,7 +38,7 @@ func newStripper(names []string) stripper {
 	s := make(stripper, len(names))
 	for _, n := range names {
 		if n != "" {
-			s[headerKey(n)] = struct{}{}
+			s[httpx.FoldHeader(n)] = struct{}{}
 		}
 	}
 	return s
@@ -56,7 +49,7 @@ func newStripper(names []string) stripper {
 // identity names, so that X_Auth_User and x-auth-user are caught too.
 func (s stripper) strip(h http.Header) {
 	for k := range h {
-		if _, ok := s[headerKey(k)]; ok {
+		if _, ok := s[httpx.FoldHeader(k)]; ok {
 			delete(h, k)
 		}
 	}
@@ -139,22 +132,6 @@ func claimString(v any) string {
 	}
 }
 
-// requestID keeps a client's X-Request-Id when it is 1–128 characters of
-// [A-Za-z0-9._-], and otherwise makes a new random one.
-func requestID(client string) string {
-	if n := len(client); n >= 1 && n <= 128 {
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			c := client[i]
-			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-		}
-		if ok {
-			return client
-		}
-	}
-	return httpx.NewRequestID()
-}
-
 // clientIP decides who the client is: the peer, unless the peer is a
 // trusted proxy, in which case the right-most untrusted X-Forwarded-For
 // entry (or the left-most, when every entry is trusted).
@@ -187,12 +164,4 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-func peerAddr(remoteAddr string) netip.Addr {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }

@@ -3,72 +3,19 @@ package proxy
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
-// refusePath reports why a request target's raw path must be refused before
-// any route is matched, or "" when it is acceptable. Refusing, rather than
-// normalising, encoded separators and dot segments is what keeps a `none`
-// route from ever forwarding a path that the upstream resolves into a
-// protected one (/public/%2e%2e/api/x).
-func refusePath(raw string) string {
-	if raw == "" || raw[0] != '/' {
-		return "path must start with /"
-	}
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; c {
-		case '\\':
-			return "backslash in path"
-		case ';':
-			return "semicolon in path"
-		case 0:
-			return "NUL in path"
-		case '%':
-			if i+2 < len(raw) {
-				switch strings.ToLower(raw[i+1 : i+3]) {
-				case "2f":
-					return "encoded slash in path"
-				case "5c":
-					return "encoded backslash in path"
-				case "2e":
-					return "encoded dot in path"
-				case "00":
-					return "encoded NUL in path"
-				case "3b":
-					return "encoded semicolon in path"
-				}
-			}
-		}
-	}
-	for seg := range strings.SplitSeq(raw, "/") {
-		if seg == "." || seg == ".." {
-			return "dot segment in path"
-		}
-	}
-	return ""
-}
+// refusePath reports why a request target's raw path must be refused
+// before any route is matched, or "" when it is acceptable: the rule is
+// httpx.RefusePath's, the one config checks route paths with.
+func refusePath(raw string) string { return httpx.RefusePath(raw, true) }
 
 // refuseMethod reports why a method must be refused before any route is
-// matched, or "" when it is acceptable. Method names are case-sensitive
-// (RFC 9110 §9.1) and routes list them in upper case, so a lower-case
-// "get" would fall through a GET-only route to a later one; an upstream
-// that upper-cases methods would then serve it as GET.
-func refuseMethod(m string) string {
-	if m == "" {
-		return "empty method"
-	}
-	for i := 0; i < len(m); i++ {
-		c := m[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c >= 'a' && c <= 'z':
-			return "method names are upper case"
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return "method is not a token"
-		}
-	}
-	return ""
-}
+// matched, or "" when it is acceptable (httpx.RefuseMethod, the rule
+// config checks route methods with).
+func refuseMethod(m string) string { return httpx.RefuseMethod(m) }
 
 // normalizeHost returns the host a route's match.host is compared with:
 // lower-cased, without port and brackets, without trailing dots

@@ -28,7 +28,7 @@ import (
 
 // ReservedPrefix is the path prefix Gatehouse keeps for its own pages; it is
 // never proxied.
-const ReservedPrefix = "/.gatehouse/"
+const ReservedPrefix = httpx.ReservedPrefix
 
 // BearerVerifier checks a Bearer JWT. On ErrUnavailable it may still return
 // the identity it verified (the signature was good but the revocation list
@@ -42,8 +42,9 @@ type BearerVerifier interface {
 // SessionAuthenticator checks a browser session cookie.
 type SessionAuthenticator interface {
 	Authenticate(r *http.Request) (*auth.Identity, error)
-	// StripCookie removes Gatehouse's cookie from an outgoing Cookie header.
-	StripCookie(h http.Header)
+	// CookieName is the session cookie's name: the proxy strips it from
+	// upstream requests and from upstream Set-Cookie lines.
+	CookieName() string
 }
 
 // AssertionSigner signs a short-lived identity JWT for the upstream.
@@ -79,9 +80,11 @@ type Options struct {
 	// upstream, on every route, in any letter case and with "_" for "-"
 	// (config key strip_headers). Nil: only the identity headers are.
 	StripHeaders []string
-	// ProtectedCookies are Gatehouse's own cookie names (the session and
-	// CSRF cookies): a Set-Cookie from the upstream for one of them is
-	// removed from its response. Nil: none.
+	// ProtectedCookies are Gatehouse's own cookie names besides
+	// Sessions.CookieName() (the login form's CSRF cookies,
+	// login.CSRFCookieName and login.CSRFCookieNameSecure): they are
+	// stripped from the request's Cookie header, and a Set-Cookie from the
+	// upstream for one of them is removed from its response. Nil: none.
 	ProtectedCookies []string
 	// Transport overrides the upstream transport (tests). Nil: a tuned
 	// http.Transport.
@@ -101,7 +104,6 @@ type Handler struct {
 	strip     stripper
 	trusted   []netip.Prefix
 	decider   *Decider
-	sessions  SessionAuthenticator
 	assert    AssertionSigner
 	reserved  http.Handler
 	fwd       *forwarder
@@ -112,7 +114,8 @@ type Handler struct {
 	unmatched *route
 	gatehouse *route
 
-	cookies     map[string]struct{} // lower-cased Options.ProtectedCookies
+	cookies     map[string]struct{} // ownCookies lower-cased, for Set-Cookie
+	ownCookies  []string            // session cookie and Options.ProtectedCookies, for Cookie
 	bodyTimeout time.Duration
 }
 
@@ -127,10 +130,11 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
-		cookies: cookieSet(o.ProtectedCookies), bodyTimeout: o.BodyTimeout,
-		sessions: o.Sessions, assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
-		access: !o.NoAccessLog,
+		assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
+		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout,
 	}
+	h.ownCookies = ownCookies(o.Sessions, o.ProtectedCookies)
+	h.cookies = cookieSet(h.ownCookies)
 	h.decider = NewDecider(DeciderOptions{
 		Bearer: o.Bearer, Sessions: o.Sessions, AllowOnStoreError: o.AllowOnStoreError,
 		SendableIdentity: o.Headers.validIdentity,
@@ -170,10 +174,10 @@ type exchangeKey struct{}
 
 // ServeHTTP is the whole request path of the proxy listener.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{start: time.Now(), requestID: requestID(r.Header.Get(httpx.RequestIDHeader))}
+	x := &exchange{start: time.Now(), requestID: httpx.KeepOrNewRequestID(r.Header.Get(httpx.RequestIDHeader))}
 	sw := &statusWriter{ResponseWriter: w}
 	w.Header().Set(httpx.RequestIDHeader, x.requestID)
-	client := clientIP(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
+	client := clientIP(httpx.PeerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
 	ctx := httpx.WithRequestInfo(r.Context(), x.requestID, client)
 	ctx = context.WithValue(ctx, exchangeKey{}, x)
 	r = r.WithContext(ctx)

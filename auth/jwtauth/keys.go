@@ -33,19 +33,50 @@ const (
 // minRSABits is the smallest RSA modulus accepted for signing or verifying.
 const minRSABits = 2048
 
-// algKinds maps every supported algorithm to the key family it needs and,
-// for ECDSA, the curve.
-var algKinds = map[string]struct {
+// algorithms is every supported algorithm, in the order messages list
+// them, with the key family it needs and, for ECDSA, the curve.
+var algorithms = []struct {
+	name  string
 	kind  keyKind
 	curve elliptic.Curve
 }{
-	"HS256": {kind: kindHMAC}, "HS384": {kind: kindHMAC}, "HS512": {kind: kindHMAC},
-	"RS256": {kind: kindRSA}, "RS384": {kind: kindRSA}, "RS512": {kind: kindRSA},
-	"PS256": {kind: kindRSA}, "PS384": {kind: kindRSA}, "PS512": {kind: kindRSA},
-	"ES256": {kind: kindEC, curve: elliptic.P256()},
-	"ES384": {kind: kindEC, curve: elliptic.P384()},
-	"ES512": {kind: kindEC, curve: elliptic.P521()},
-	"EdDSA": {kind: kindEd25519},
+	{"HS256", kindHMAC, nil}, {"HS384", kindHMAC, nil}, {"HS512", kindHMAC, nil},
+	{"RS256", kindRSA, nil}, {"RS384", kindRSA, nil}, {"RS512", kindRSA, nil},
+	{"PS256", kindRSA, nil}, {"PS384", kindRSA, nil}, {"PS512", kindRSA, nil},
+	{"ES256", kindEC, elliptic.P256()}, {"ES384", kindEC, elliptic.P384()}, {"ES512", kindEC, elliptic.P521()},
+	{"EdDSA", kindEd25519, nil},
+}
+
+// algKinds maps every supported algorithm to its key family and curve.
+var algKinds = func() map[string]algKind {
+	m := make(map[string]algKind, len(algorithms))
+	for _, a := range algorithms {
+		m[a.name] = algKind{kind: a.kind, curve: a.curve}
+	}
+	return m
+}()
+
+type algKind struct {
+	kind  keyKind
+	curve elliptic.Curve
+}
+
+// HMACAlgorithms returns the supported algorithms that verify with a
+// shared secret (HS256, HS384, HS512).
+func HMACAlgorithms() []string { return algorithmNames(true) }
+
+// PublicKeyAlgorithms returns the supported algorithms that verify with a
+// public key (RSA, RSA-PSS, ECDSA, EdDSA).
+func PublicKeyAlgorithms() []string { return algorithmNames(false) }
+
+func algorithmNames(hmac bool) []string {
+	var out []string
+	for _, a := range algorithms {
+		if (a.kind == kindHMAC) == hmac {
+			out = append(out, a.name)
+		}
+	}
+	return out
 }
 
 // verifiers holds one jws.Verifier per supported algorithm. They are

@@ -16,10 +16,6 @@ import (
 // b64 is strict base64url without padding, as JWS compact serialization uses.
 var b64 = base64.RawURLEncoding.Strict()
 
-// maxNumericDate is 9999-12-31T23:59:59Z; later dates are refused rather
-// than overflowing.
-const maxNumericDate = 253402300799
-
 // header is the part of a JOSE header Verify reads. Key-carrying members
 // (jwk, jku, x5u, x5c) are deliberately never read.
 type header struct {
@@ -215,7 +211,7 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 		return time.Time{}, false, nil
 	}
 	f, ok := raw.(float64)
-	if !ok || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+	if !ok || math.IsNaN(f) || f < 0 || f > auth.MaxUnix {
 		return time.Time{}, false, invalid(name + " claim invalid")
 	}
 	sec := math.Floor(f)

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"slices"
 	"strings"
 )
 
@@ -59,40 +58,6 @@ func cookieValues(h http.Header, name string) []string {
 		}
 	}
 	return vals
-}
-
-// stripCookie removes every cookie with one of names from h's Cookie headers,
-// keeping the other pairs byte for byte, and drops headers left empty.
-func stripCookie(h http.Header, names ...string) {
-	lines := h.Values("Cookie")
-	if len(lines) == 0 {
-		return
-	}
-	var out []string
-	for _, line := range lines {
-		var keep []string
-		changed := false
-		for part := range strings.SplitSeq(line, ";") {
-			n, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if slices.Contains(names, strings.TrimSpace(n)) {
-				changed = true
-				continue
-			}
-			keep = append(keep, part)
-		}
-		if !changed {
-			out = append(out, line)
-			continue
-		}
-		if s := strings.TrimSpace(strings.Join(keep, ";")); s != "" {
-			out = append(out, s)
-		}
-	}
-	if len(out) == 0 {
-		h.Del("Cookie")
-		return
-	}
-	h["Cookie"] = out
 }
 
 // HandleFor returns the opaque handle the admin API shows for the session

@@ -293,20 +293,6 @@ func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-// CSRF cookie names of the login and logout forms (proxy/login): the
-// __Host- form is used when cookies are Secure.
-const (
-	CSRFCookieName       = "gatehouse_csrf"
-	CSRFCookieNameSecure = "__Host-gatehouse_csrf"
-)
-
-// StripCookie removes Gatehouse's cookies (the session cookie and the login
-// form's CSRF cookie) from the Cookie headers in h, leaving every other
-// cookie untouched: the upstream never sees them.
-func (m *Manager) StripCookie(h http.Header) {
-	stripCookie(h, m.o.CookieName, CSRFCookieName, CSRFCookieNameSecure)
-}
-
 func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     m.o.CookieName,

@@ -69,11 +69,11 @@ func TestPasswordOver72Bytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.Authenticate("long", pw); !ok {
+	if _, ok := d.CheckPassword("long", pw); !ok {
 		t.Error("the 72-byte password fails")
 	}
 	for _, extra := range []string{"x", "p", strings.Repeat("z", 1000)} {
-		if _, ok := d.Authenticate("long", pw+extra); ok {
+		if _, ok := d.CheckPassword("long", pw+extra); ok {
 			t.Errorf("a %d-byte password whose first 72 bytes are right passes", len(pw+extra))
 		}
 	}

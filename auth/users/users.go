@@ -19,7 +19,7 @@ import (
 const HashCost = 12
 
 // MaxPasswordBytes is the longest password bcrypt reads; HashPassword
-// refuses longer ones and Authenticate fails them.
+// refuses longer ones and CheckPassword fails them.
 const MaxPasswordBytes = 72
 
 // User is a person who may log in. Groups may be nil.
@@ -208,12 +208,12 @@ func dummyHash(cost int) ([]byte, error) {
 	return h, nil
 }
 
-// Authenticate checks a username and password. An unknown username is
+// CheckPassword checks a username and password. An unknown username is
 // compared against a dummy hash of the users' common cost, so both
 // failures take the same time. A password over MaxPasswordBytes fails
 // unchecked (bcrypt would ignore its end). The returned User shares its
 // Groups slice with the Directory: do not modify it.
-func (d *Directory) Authenticate(username, password string) (User, bool) {
+func (d *Directory) CheckPassword(username, password string) (User, bool) {
 	if d == nil || len(password) > MaxPasswordBytes {
 		return User{}, false
 	}

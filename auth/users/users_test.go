@@ -31,7 +31,7 @@ func write(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func TestLoadAndAuthenticate(t *testing.T) {
+func TestLoadAndCheckPassword(t *testing.T) {
 	dir := t.TempDir()
 	uf := write(t, dir, "users.yaml", `
 - username: alice
@@ -59,15 +59,15 @@ func TestLoadAndAuthenticate(t *testing.T) {
 		{"", "", false},
 	}
 	for _, tt := range tests {
-		u, ok := d.Authenticate(tt.user, tt.pw)
+		u, ok := d.CheckPassword(tt.user, tt.pw)
 		if ok != tt.ok {
-			t.Errorf("Authenticate(%q, %q) ok = %v, want %v", tt.user, tt.pw, ok, tt.ok)
+			t.Errorf("CheckPassword(%q, %q) ok = %v, want %v", tt.user, tt.pw, ok, tt.ok)
 		}
 		if ok && u.Username != tt.user {
-			t.Errorf("Authenticate(%q) user = %q, want %q", tt.user, u.Username, tt.user)
+			t.Errorf("CheckPassword(%q) user = %q, want %q", tt.user, u.Username, tt.user)
 		}
 	}
-	u, _ := d.Authenticate("alice", "alice-pw")
+	u, _ := d.CheckPassword("alice", "alice-pw")
 	if u.Email != "alice@example.com" || strings.Join(u.Groups, ",") != "staff,admins" {
 		t.Errorf("alice = %+v, want email and groups from the file", u)
 	}
@@ -163,13 +163,13 @@ func TestWatcherReloads(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, ok := w.Authenticate("a", "old"); !ok {
+	if _, ok := w.CheckPassword("a", "old"); !ok {
 		t.Fatal("a bad file replaced the previous users")
 	}
 	write(t, dir, "h", "a:"+hash(t, "new")+"\n")
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		if _, ok := w.Authenticate("a", "new"); ok {
+		if _, ok := w.CheckPassword("a", "new"); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -177,7 +177,7 @@ func TestWatcherReloads(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, ok := w.Authenticate("a", "old"); ok {
+	if _, ok := w.CheckPassword("a", "old"); ok {
 		t.Error("old password still accepted after reload")
 	}
 }

@@ -185,8 +185,8 @@ func (w *Watcher) digest() []byte {
 // Directory returns the Directory currently serving.
 func (w *Watcher) Directory() *Directory { return w.dir.Load() }
 
-// Authenticate checks a password against the current Directory (see
-// Directory.Authenticate).
-func (w *Watcher) Authenticate(username, password string) (User, bool) {
-	return w.dir.Load().Authenticate(username, password)
+// CheckPassword checks a password against the current Directory (see
+// Directory.CheckPassword).
+func (w *Watcher) CheckPassword(username, password string) (User, bool) {
+	return w.dir.Load().CheckPassword(username, password)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/config"
+	"github.com/gatehouse-proxy/gatehouse/proxy/admin"
 )
 
 // adminClient calls the admin API with the bearer token from a file.
@@ -190,17 +191,7 @@ const sessionRow = "%-44s  %-20s  %-20s  %-15s  %s\n"
 func listSessionPages(ctx context.Context, c *adminClient, path string, stdout io.Writer) (int, error) {
 	cursor, n := "", 0
 	for range maxCLIPages {
-		var out struct {
-			Sessions []struct {
-				ID        string `json:"id"`
-				User      string `json:"user"`
-				Created   int64  `json:"created"`
-				LastSeen  int64  `json:"last_seen"`
-				IP        string `json:"ip"`
-				UserAgent string `json:"user_agent"`
-			} `json:"sessions"`
-			Next string `json:"next"`
-		}
+		var out admin.SessionList
 		page := path + "&limit=200"
 		if cursor != "" {
 			page += "&cursor=" + url.QueryEscape(cursor)

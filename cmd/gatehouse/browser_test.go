@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 // browserPath finds a Chromium-family browser. Without one the test is

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/login"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -120,7 +121,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
-	po.ProtectedCookies = []string{cfg.Session.CookieName, session.CSRFCookieName, session.CSRFCookieNameSecure}
+	po.ProtectedCookies = []string{cfg.Session.CookieName, login.CSRFCookieName, login.CSRFCookieNameSecure}
 	if g.verifier != nil {
 		po.Bearer = g.verifier
 	}
@@ -175,7 +176,7 @@ func (s *server) upstreamTransport(timeout time.Duration) *http.Transport {
 // Without users files nobody can log in, but userinfo still answers Bearer
 // callers.
 func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation) (http.Handler, error) {
-	var who login.Authenticator = g.users
+	var who passwords.Checker = g.users
 	limiter, err := s.loginLimiter(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
@@ -194,8 +195,8 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 // loginLimiter counts login attempts in the store (shared by replicas on
 // Redis; while Redis fails, each replica counts on its own) and bounds
 // concurrent password checks.
-func (s *server) loginLimiter(cfg *config.Config) (*login.Limiter, error) {
-	o := login.LimiterOptions{Logger: s.log}
+func (s *server) loginLimiter(cfg *config.Config) (*passwords.Limiter, error) {
+	o := passwords.LimiterOptions{Logger: s.log}
 	o.Rate, o.ClientRate = cfg.Login.Rates()
 	o.Counts, _ = s.store.(auth.LoginAttempts)
 	if _, local := s.store.(*memstore.Store); !local {
@@ -204,7 +205,7 @@ func (s *server) loginLimiter(cfg *config.Config) (*login.Limiter, error) {
 	if o.Counts == nil {
 		o.Counts, o.Fallback = o.Fallback, nil
 	}
-	return login.NewLimiter(o)
+	return passwords.NewLimiter(o)
 }
 
 // proxyRoutes maps the routes onto the proxy's; config has parsed their

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 func demoUpstreamCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {

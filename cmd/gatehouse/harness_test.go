@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 // instance is a Gatehouse started through run(), as `gatehouse serve` would

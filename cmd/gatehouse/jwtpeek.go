@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
 // maxJWTBytes bounds the token `gatehouse revoke -jwt` reads: the admin
@@ -46,9 +48,6 @@ func readJWT(path string, stdin io.Reader) (string, error) {
 	}
 	return string(b), nil
 }
-
-// maxUnix is 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
-const maxUnix = 253402300799
 
 // jwtPeek is what `gatehouse revoke -jwt` reads from a token before
 // sending it: its jti and exp.
@@ -89,7 +88,7 @@ func peekJWT(tok string) (jwtPeek, error) {
 		return jwtPeek{}, errors.New("the token has no exp (expiry) claim, and a jti is revoked until its exp; revoke its subject with -subject SUB")
 	}
 	var exp float64
-	if json.Unmarshal(*claims.Exp, &exp) != nil || exp <= 0 || exp > maxUnix {
+	if json.Unmarshal(*claims.Exp, &exp) != nil || exp <= 0 || exp > auth.MaxUnix {
 		return jwtPeek{}, errors.New("the token's exp claim is not a time in UNIX seconds")
 	}
 	p.exp = time.Unix(int64(exp), 0)

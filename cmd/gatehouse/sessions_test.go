@@ -15,7 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 // sessionConfig has a public route and a session route on everything else.

@@ -8,7 +8,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/config"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 	"github.com/gatehouse-proxy/gatehouse/proxy/tokens"
 )
 
@@ -16,7 +16,7 @@ import (
 // to mux, when Gatehouse has an issuing key. They are per generation: a
 // reload that changes the keys serves the new JWKS and signs with the new
 // key from the swap on.
-func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generation, who login.Authenticator, limiter *login.Limiter) error {
+func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generation, who passwords.Checker, limiter *passwords.Limiter) error {
 	if g.signer == nil {
 		return nil
 	}

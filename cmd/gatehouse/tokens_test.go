@@ -24,7 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/assertion"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 const tokensConfig = `

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // localUsers is the users files as they are now: passwords for the login
@@ -15,7 +15,7 @@ import (
 // refresh families follow the files (users.Watcher, or an empty
 // users.Directory without users files).
 type localUsers interface {
-	login.Authenticator
+	passwords.Checker
 	Lookup(name string) (u users.User, fingerprint string, ok bool)
 }
 

@@ -2,10 +2,8 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -117,9 +115,10 @@ func (c *call) unavailable(err error) {
 }
 
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rid := requestID(r.Header.Get(httpx.RequestIDHeader))
+	rid := httpx.KeepOrNewRequestID(r.Header.Get(httpx.RequestIDHeader))
 	w.Header().Set(httpx.RequestIDHeader, rid)
-	r = r.WithContext(httpx.WithRequestInfo(r.Context(), rid, peer(r)))
+	// The admin listener trusts no proxy headers: the client is the peer.
+	r = r.WithContext(httpx.WithRequestInfo(r.Context(), rid, httpx.PeerAddr(r.RemoteAddr)))
 	c := &call{w: w, r: r, action: "unknown"}
 	defer a.audit(c)
 	if reason := a.authorize(r); reason != "" {
@@ -219,27 +218,6 @@ func (a *api) countRevocations(kind string, n int) {
 	if a.m != nil && n > 0 {
 		a.m.Revocations.WithLabelValues(kind).Add(float64(n))
 	}
-}
-
-// requestID keeps a caller's X-Request-Id when it is 1–128 characters of
-// [A-Za-z0-9._-], and otherwise makes a new one.
-func requestID(s string) string {
-	if len(s) > 0 && len(s) <= 128 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == "" {
-		return s
-	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// peer is the admin caller's address: the admin listener trusts no proxy
-// headers.
-func peer(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 func ipString(a netip.Addr) string {

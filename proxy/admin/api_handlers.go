@@ -14,10 +14,6 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 )
 
-// maxUnix is the last second of year 9999: an exp beyond it is not UNIX
-// seconds (most often milliseconds).
-const maxUnix = 253402300799
-
 // revokeRequest is POST /admin/revoke's body. Pointers tell an absent
 // field from an empty one.
 type revokeRequest struct {
@@ -61,7 +57,7 @@ func decodeRevoke(c *call, now time.Time) (revokeRequest, string) {
 		return req, `"jti" must not be empty`
 	case req.JTI != nil && req.Exp == nil:
 		return req, `"exp" (the token's expiry, UNIX seconds) is required with "jti"`
-	case req.JTI != nil && *req.Exp > maxUnix:
+	case req.JTI != nil && *req.Exp > auth.MaxUnix:
 		return req, `"exp" must be UNIX seconds (this looks like milliseconds)`
 	case req.JTI != nil && *req.Exp <= now.Unix():
 		return req, `"exp" is in the past: the token has expired and needs no revocation`
@@ -149,8 +145,9 @@ func userParam(c *call) (string, bool) {
 	return "", false
 }
 
-// sessionView is one session as GET /admin/sessions shows it.
-type sessionView struct {
+// Session is one session as GET /admin/sessions shows it; the CLI
+// (`gatehouse sessions`) reads the same type.
+type Session struct {
 	ID        string `json:"id"`
 	User      string `json:"user"`
 	Created   int64  `json:"created"`
@@ -159,11 +156,11 @@ type sessionView struct {
 	UserAgent string `json:"user_agent"`
 }
 
-// sessionList is GET /admin/sessions' answer; Next, when set, is the
+// SessionList is GET /admin/sessions' answer; Next, when set, is the
 // cursor of the next page.
-type sessionList struct {
-	Sessions []sessionView `json:"sessions"`
-	Next     string        `json:"next,omitempty"`
+type SessionList struct {
+	Sessions []Session `json:"sessions"`
+	Next     string    `json:"next,omitempty"`
 }
 
 // pageParams reads limit= (1..auth.MaxSessionPage, default
@@ -210,16 +207,16 @@ func (a *api) listSessions(c *call) {
 		c.unavailable(err)
 		return
 	}
-	out := make([]sessionView, 0, len(recs))
+	out := make([]Session, 0, len(recs))
 	for _, rec := range recs {
 		out = append(out, view(rec))
 	}
 	c.set(slog.Int("count", len(out)), slog.Bool("more", next != ""))
-	c.ok(sessionList{Sessions: out, Next: next})
+	c.ok(SessionList{Sessions: out, Next: next})
 }
 
-func view(rec auth.SessionRecord) sessionView {
-	return sessionView{
+func view(rec auth.SessionRecord) Session {
+	return Session{
 		ID: session.HandleFor(rec.Key), User: rec.User, Created: rec.Created.Unix(),
 		LastSeen: rec.LastSeen.Unix(), IP: rec.IP, UserAgent: rec.UserAgent,
 	}

@@ -28,8 +28,8 @@ func TestSessionsListPages(t *testing.T) {
 	for {
 		status, b := e.admin(t, http.MethodGet, path, "")
 		var page struct {
-			Sessions []sessionView `json:"sessions"`
-			Next     *string       `json:"next"`
+			Sessions []Session `json:"sessions"`
+			Next     *string   `json:"next"`
 		}
 		if err := json.Unmarshal([]byte(b), &page); status != 200 || err != nil {
 			t.Fatalf("GET %s: got %d %s", path, status, b)

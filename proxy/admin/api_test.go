@@ -270,11 +270,11 @@ func TestSessionsListAndDelete(t *testing.T) {
 	addSession(t, e.store, "bob", "three", now)
 
 	status, b := e.admin(t, http.MethodGet, "/admin/sessions?user=alice", "")
-	var list struct{ Sessions []sessionView }
+	var list struct{ Sessions []Session }
 	if err := json.Unmarshal([]byte(b), &list); status != 200 || err != nil {
 		t.Fatalf("list: got %d %s", status, b)
 	}
-	want := []sessionView{
+	want := []Session{
 		{ID: session.HandleFor(k1), User: "alice", Created: now.Add(-time.Minute).Unix(), LastSeen: now.Add(-time.Minute).Unix(), IP: "192.0.2.7", UserAgent: "test/1"},
 		{ID: session.HandleFor(k2), User: "alice", Created: now.Unix(), LastSeen: now.Unix(), IP: "192.0.2.7", UserAgent: "test/1"},
 	}

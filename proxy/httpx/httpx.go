@@ -101,11 +101,7 @@ func ClientIP(r *http.Request) netip.Addr {
 	if ip, ok := r.Context().Value(clientIPKey).(netip.Addr); ok {
 		return ip
 	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+	return PeerAddr(r.RemoteAddr)
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer" header.

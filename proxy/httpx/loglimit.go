@@ -59,6 +59,20 @@ func NewLogLimiter(log *slog.Logger, now func() time.Time) *LogLimiter {
 	return &LogLimiter{log: log, now: now, window: LogWindow, max: LogLimiterMax, pairs: make(map[logPair]*logCount)}
 }
 
+// Warn writes log.Warn(msg, args...) when Allow(msg, ip) lets it through,
+// with "repeated" = the lines held back when there were any: the refusal
+// lines of the sign-in form and the token endpoint.
+func (l *LogLimiter) Warn(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
+	ok, held := l.Allow(msg, ip)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "repeated", held)
+	}
+	log.Warn(msg, args...)
+}
+
 // Allow reports whether a line of kind about the client ip may be written
 // now. When it may, held is the number of lines of the pair held back
 // since its previous line: write it on the line (as "repeated") when

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"net/http"
 )
 
@@ -15,17 +14,23 @@ import (
 // sibling subdomain cannot plant one. On top of that every POST must pass
 // http.CrossOriginProtection (Sec-Fetch-Site / Origin checks).
 const (
-	csrfCookieName       = session.CSRFCookieName
-	csrfCookieNameSecure = session.CSRFCookieNameSecure
-	csrfField            = "csrf_token"
-	csrfLen              = 43
+	csrfField = "csrf_token"
+	csrfLen   = 43
+)
+
+// The CSRF cookie's names, without and with Secure. They are Gatehouse's
+// own cookies: cmd/gatehouse lists them in proxy.Options.ProtectedCookies,
+// so the proxy strips them from upstream requests and responses.
+const (
+	CSRFCookieName       = "gatehouse_csrf"
+	CSRFCookieNameSecure = "__Host-gatehouse_csrf"
 )
 
 func (h *handler) csrfCookieName() string {
 	if h.o.Secure {
-		return csrfCookieNameSecure
+		return CSRFCookieNameSecure
 	}
-	return csrfCookieName
+	return CSRFCookieName
 }
 
 // csrfToken returns the request's CSRF token, or makes a new one and sets

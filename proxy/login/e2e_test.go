@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 )
 
 // TestBrowserFlow drives a real server on 127.0.0.1 with a cookie jar, as
@@ -28,7 +29,7 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	sessions := session.New(session.Options{Store: store, Revocations: store})
 	mux := http.NewServeMux()
-	mux.Handle(Prefix, New(Options{Sessions: sessions, Users: dir}))
+	mux.Handle(httpx.ReservedPrefix, New(Options{Sessions: sessions, Users: dir}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		id, err := sessions.Authenticate(r)
 		if err != nil {

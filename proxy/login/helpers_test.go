@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // clock is a settable time source shared by the store, sessions and limiter.
@@ -59,7 +60,7 @@ type env struct {
 	sessions *session.Manager
 	store    auth.Store
 	clock    *clock
-	limiter  *Limiter
+	limiter  *passwords.Limiter
 	metrics  *metrics.Metrics
 	logs     *syncBuffer
 	usersDir string
@@ -101,7 +102,7 @@ func newEnv(t *testing.T, store auth.Store) *env {
 		t.Fatal(err)
 	}
 	e.sessions = session.New(session.Options{Store: store, Revocations: store, Now: e.clock.Now})
-	e.limiter, err = NewLimiter(LimiterOptions{Rate: Rate{N: 5, Per: time.Minute}, ClientRate: Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
+	e.limiter, err = passwords.NewLimiter(passwords.LimiterOptions{Rate: passwords.Rate{N: 5, Per: time.Minute}, ClientRate: passwords.Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 func (e *env) csrf(t *testing.T) (*http.Cookie, string) {
 	t.Helper()
 	res := e.do(t, request{method: "GET", path: LoginPath})
-	c := cookieNamed(res.Response, csrfCookieName)
+	c := cookieNamed(res.Response, CSRFCookieName)
 	m := csrfInput.FindStringSubmatch(res.body)
 	if c == nil || m == nil {
 		t.Fatalf("login page has no CSRF cookie or field: %v\n%s", res.Header, res.body)

@@ -7,19 +7,18 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
-	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // Reserved paths served by the handler.
 const (
-	Prefix       = "/.gatehouse/"
-	LoginPath    = Prefix + "login"
-	LogoutPath   = Prefix + "logout"
-	UserinfoPath = Prefix + "userinfo"
+	LoginPath    = httpx.ReservedPrefix + "login"
+	LogoutPath   = httpx.ReservedPrefix + "logout"
+	UserinfoPath = httpx.ReservedPrefix + "userinfo"
 )
 
 // maxFormBytes bounds a login or logout form body.
@@ -33,21 +32,15 @@ const (
 	msgUnavailable    = "Sign-in is temporarily unavailable. Please try again in a moment." // the 503 page's text
 )
 
-// Authenticator checks a username and password; *users.Directory and
-// *users.Watcher implement it.
-type Authenticator interface {
-	Authenticate(username, password string) (users.User, bool)
-}
-
 // Options configures the handler. Sessions and Users are required.
 type Options struct {
 	// Sessions starts and ends sessions. Must not be nil.
 	Sessions *session.Manager
 	// Users checks passwords. Must not be nil.
-	Users Authenticator
+	Users passwords.Checker
 	// Limiter counts attempts and bounds password checks (shared with the
 	// password grant); nil means no limit.
-	Limiter *Limiter
+	Limiter *passwords.Limiter
 	// Decider answers /.gatehouse/userinfo (auth: any, a Bearer token or
 	// the session cookie), the proxy's one decision; nil means a Decider
 	// with Sessions alone (a Bearer token is refused).
@@ -157,18 +150,18 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", ip.String(), "request_id", httpx.RequestID(r))
 	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
 	switch res.Outcome {
-	case Limited, Busy:
+	case passwords.Limited, passwords.Busy:
 		h.count("rate_limited")
-		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == Busy)
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == passwords.Busy)
 		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		h.loginPage(w, r, http.StatusTooManyRequests, rateLimitedMessage(res.RetryAfter), rd)
 		return
-	case Unavailable:
+	case passwords.Unavailable:
 		h.count("error")
 		log.Error("login failed: attempt not counted", "event", "login", "result", "error", "error", res.Err)
 		h.unavailablePage(w, r)
 		return
-	case Failed:
+	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
 		h.loginPage(w, r, http.StatusUnauthorized, msgBadCredentials, rd)
@@ -252,18 +245,7 @@ func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
 // refused writes a refusal's audit line, at most one a minute per kind
 // and client (with the count of those held back since).
 func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
-	ok, held := h.logs.Allow(msg, ip)
-	if !ok {
-		return
-	}
-	if held > 0 {
-		args = append(args, "repeated", held)
-	}
-	log.Warn(msg, append([]any{"event", "login"}, args...)...)
+	h.logs.Warn(log, msg, ip, append([]any{"event", "login"}, args...)...)
 }
 
-func (h *handler) count(result string) {
-	if h.o.Metrics != nil {
-		h.o.Metrics.Logins.WithLabelValues(result).Inc()
-	}
-}
+func (h *handler) count(result string) { h.o.Metrics.CountLogin(result) }

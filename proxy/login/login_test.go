@@ -39,7 +39,7 @@ func TestLoginPage(t *testing.T) {
 		t.Error("login page has a script or an external reference")
 	}
 	checkSecurityHeaders(t, res)
-	c := cookieNamed(res.Response, csrfCookieName)
+	c := cookieNamed(res.Response, CSRFCookieName)
 	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
 		t.Errorf("CSRF cookie = %+v, want HttpOnly SameSite=Strict Path=/", c)
 	}
@@ -346,7 +346,7 @@ func TestUsersReloadKeepsSessions(t *testing.T) {
 	writeUsers(t, e.usersDir, "a new password")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, ok := w.Authenticate("alice", "a new password"); ok {
+		if _, ok := w.CheckPassword("alice", "a new password"); ok {
 			break
 		}
 		if time.Now().After(deadline) {

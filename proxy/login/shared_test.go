@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/redisstore"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // TestCountersSharedAcrossReplicas: with the Redis store, two replicas (two
@@ -26,7 +27,7 @@ func TestCountersSharedAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		return newThrottleEnv(t, dir, LimiterOptions{Counts: st, MaxChecks: 40})
+		return newThrottleEnv(t, dir, passwords.LimiterOptions{Counts: st, MaxChecks: 40})
 	}
 	a, b := replica(), replica()
 
@@ -90,7 +91,7 @@ func TestCountersFallBackWhenRedisStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	e := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{Counts: st, Fallback: memstore.NewAttempts(nil)})
+	e := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{Counts: st, Fallback: memstore.NewAttempts(nil)})
 	r.Stop()
 	for i := range 5 {
 		if res := e.post("alice", "wrong", "192.0.2.20"); res.StatusCode != http.StatusUnauthorized {

@@ -22,19 +22,20 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
-// countingAuth is an instrumented Authenticator: it counts password
+// countingAuth is an instrumented passwords.Checker: it counts password
 // checks and the most running at once, and can hold each check until
 // release is closed.
 type countingAuth struct {
-	inner   Authenticator
+	inner   passwords.Checker
 	release chan struct{} // nil: checks run at once
 
 	calls, running, maxRunning atomic.Int32
 }
 
-func (c *countingAuth) Authenticate(user, pw string) (users.User, bool) {
+func (c *countingAuth) CheckPassword(user, pw string) (users.User, bool) {
 	c.calls.Add(1)
 	n := c.running.Add(1)
 	defer c.running.Add(-1)
@@ -43,7 +44,7 @@ func (c *countingAuth) Authenticate(user, pw string) (users.User, bool) {
 	if c.release != nil {
 		<-c.release
 	}
-	return c.inner.Authenticate(user, pw)
+	return c.inner.CheckPassword(user, pw)
 }
 
 // waitFor polls cond until it holds or 10 s pass.
@@ -67,11 +68,11 @@ type throttleEnv struct {
 	tok  string
 }
 
-func newThrottleEnv(t *testing.T, dir Authenticator, lo LimiterOptions) *throttleEnv {
+func newThrottleEnv(t *testing.T, dir passwords.Checker, lo passwords.LimiterOptions) *throttleEnv {
 	t.Helper()
 	e := newEnv(t, nil)
 	if lo.Rate.N == 0 {
-		lo.Rate, lo.ClientRate = Rate{N: 5, Per: time.Minute}, Rate{N: 30, Per: time.Minute}
+		lo.Rate, lo.ClientRate = passwords.Rate{N: 5, Per: time.Minute}, passwords.Rate{N: 30, Per: time.Minute}
 	}
 	if lo.Counts == nil {
 		lo.Counts = memstore.NewAttempts(e.clock.Now)
@@ -79,7 +80,7 @@ func newThrottleEnv(t *testing.T, dir Authenticator, lo LimiterOptions) *throttl
 	if lo.Logger == nil {
 		lo.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	}
-	lim, err := NewLimiter(lo)
+	lim, err := passwords.NewLimiter(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func (te *throttleEnv) burst(n int, user func(int) string, ip func(int) string) 
 // written after the check. Now each attempt is counted before its check.
 func TestConcurrentGuessesCheckedAtMostLimit(t *testing.T) {
 	// Room for every check at once, so that only the counting limits them.
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{MaxChecks: 40})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{MaxChecks: 40})
 	te.who.release = make(chan struct{}) // hold every check: all 40 are in flight at once
 	done := make(chan map[int]int)
 	go func() {
@@ -178,7 +179,7 @@ func TestConcurrentGuessesCheckedAtMostLimit(t *testing.T) {
 // TestConcurrentGuessesPerClientLimit: 40 concurrent guesses for 40
 // usernames from one IP get at most login.client_rate (30/min) checks.
 func TestConcurrentGuessesPerClientLimit(t *testing.T) {
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{})
 	got := te.burst(40, func(i int) string { return "user" + strconv.Itoa(i) }, func(int) string { return "192.0.2.51" })
 	if n := te.who.calls.Load(); n > 30 {
 		t.Errorf("40 concurrent guesses from one IP at 30/min got %d password checks, want at most 30 (%v)", n, got)
@@ -219,7 +220,7 @@ func costFor(t *testing.T, d time.Duration) int {
 // burst succeeds within 1 s.
 func TestLegitLoginDuringBurst(t *testing.T) {
 	cost := costFor(t, 50*time.Millisecond)
-	te := newThrottleEnv(t, usersAt(t, cost, "alice", alicePassword, "bob", "bob's password"), LimiterOptions{})
+	te := newThrottleEnv(t, usersAt(t, cost, "alice", alicePassword, "bob", "bob's password"), passwords.LimiterOptions{})
 	burstDone := make(chan map[int]int)
 	go func() {
 		burstDone <- te.burst(60, func(int) string { return "alice" }, func(int) string { return "198.51.100.60" })
@@ -245,7 +246,7 @@ func TestLegitLoginDuringBurst(t *testing.T) {
 // once, whatever the number of clients; an attempt that finds none free
 // within the wait gets 429 with Retry-After, and its attempt back.
 func TestPasswordChecksBounded(t *testing.T) {
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{CheckWait: 20 * time.Second})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{CheckWait: 20 * time.Second})
 	te.who.release = make(chan struct{})
 	bound := 2 * runtime.GOMAXPROCS(0)
 	done := make(chan map[int]int)
@@ -266,7 +267,7 @@ func TestPasswordChecksBounded(t *testing.T) {
 	// One check at a time and a short wait: the second attempt is refused
 	// with 429 and Retry-After, and its attempt is refunded.
 	te = newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword),
-		LimiterOptions{Rate: Rate{N: 1, Per: time.Hour}, ClientRate: Rate{N: 100, Per: time.Hour}, MaxChecks: 1, CheckWait: 50 * time.Millisecond})
+		passwords.LimiterOptions{Rate: passwords.Rate{N: 1, Per: time.Hour}, ClientRate: passwords.Rate{N: 100, Per: time.Hour}, MaxChecks: 1, CheckWait: 50 * time.Millisecond})
 	te.who.release = make(chan struct{})
 	first := make(chan int)
 	go func() { first <- te.post("alice", "wrong", "192.0.2.60").StatusCode }()
@@ -289,7 +290,7 @@ func TestPasswordChecksBounded(t *testing.T) {
 // clears the (username, IP) counter, so earlier typos do not count
 // against the next ones.
 func TestSuccessClearsCounter(t *testing.T) {
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{})
 	const ip = "192.0.2.70"
 	for i := range 4 {
 		if res := te.post("alice", "typo", ip); res.StatusCode != http.StatusUnauthorized {
@@ -314,7 +315,7 @@ func TestSuccessClearsCounter(t *testing.T) {
 // login and not an error.
 func TestLongPasswordFailsLogin(t *testing.T) {
 	pw := strings.Repeat("L", users.MaxPasswordBytes)
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "long", pw), LimiterOptions{})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "long", pw), passwords.LimiterOptions{})
 	for _, extra := range []string{"x", strings.Repeat("L", 900)} {
 		if res := te.post("long", pw+extra, "192.0.2.80"); res.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%d-byte password with the right first 72 bytes = %d, want 401", len(pw+extra), res.StatusCode)
@@ -331,7 +332,7 @@ func TestLongPasswordFailsLogin(t *testing.T) {
 // make one line a minute, with the count of the others.
 func TestRefusalLogsClippedAndOncePerMinute(t *testing.T) {
 	// Per hour, so that the client is still limited a minute later.
-	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{Rate: Rate{N: 5, Per: time.Hour}, ClientRate: Rate{N: 30, Per: time.Hour}})
+	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{Rate: passwords.Rate{N: 5, Per: time.Hour}, ClientRate: passwords.Rate{N: 30, Per: time.Hour}})
 	huge := strings.Repeat("A", 15<<10) // the login form's body is at most 16 KiB
 	for range 300 {
 		te.post(huge, "wrong", "192.0.2.90")
@@ -370,7 +371,7 @@ func (f failingCounts) ClearAttempts(context.Context, auth.Attempt) error { retu
 func TestCountersFailing(t *testing.T) {
 	broken := failingCounts{err: fmt.Errorf("redis: connection refused")}
 	te := newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword),
-		LimiterOptions{Counts: broken, Fallback: memstore.NewAttempts(nil)})
+		passwords.LimiterOptions{Counts: broken, Fallback: memstore.NewAttempts(nil)})
 	for i := range 5 {
 		if res := te.post("alice", "wrong", "192.0.2.100"); res.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("guess %d with the fallback = %d, want 401", i+1, res.StatusCode)
@@ -386,7 +387,7 @@ func TestCountersFailing(t *testing.T) {
 		t.Errorf("%d lines for the failing counters, want 1 a minute", n)
 	}
 
-	te = newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), LimiterOptions{Counts: broken})
+	te = newThrottleEnv(t, usersAt(t, bcrypt.MinCost, "alice", alicePassword), passwords.LimiterOptions{Counts: broken})
 	if res := te.post("alice", alicePassword, "192.0.2.102"); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("login with failing counters and no fallback = %d, want 503", res.StatusCode)
 	}

@@ -27,7 +27,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 const alicePassword = "alice-test-password"
@@ -72,7 +72,7 @@ func newEnv(t testing.TB, edit ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter, err := login.NewLimiter(login.LimiterOptions{Rate: login.Rate{N: 3, Per: time.Hour}, ClientRate: login.Rate{N: 100, Per: time.Hour}, Counts: memstore.NewAttempts(nil)})
+	limiter, err := passwords.NewLimiter(passwords.LimiterOptions{Rate: passwords.Rate{N: 3, Per: time.Hour}, ClientRate: passwords.Rate{N: 100, Per: time.Hour}, Counts: memstore.NewAttempts(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

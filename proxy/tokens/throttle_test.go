@@ -16,23 +16,23 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // countingUsers counts password checks; each is held until release is
 // closed (nil: not held).
 type countingUsers struct {
-	inner   login.Authenticator
+	inner   passwords.Checker
 	release chan struct{}
 	calls   atomic.Int32
 }
 
-func (c *countingUsers) Authenticate(user, pw string) (users.User, bool) {
+func (c *countingUsers) CheckPassword(user, pw string) (users.User, bool) {
 	c.calls.Add(1)
 	if c.release != nil {
 		<-c.release
 	}
-	return c.inner.Authenticate(user, pw)
+	return c.inner.CheckPassword(user, pw)
 }
 
 type lockedBuffer struct {
@@ -57,7 +57,7 @@ func TestPasswordGrantConcurrentGuesses(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
 		who.inner = o.Users
 		o.Users = who
-		lim, err := login.NewLimiter(login.LimiterOptions{Rate: login.Rate{N: 3, Per: time.Hour}, ClientRate: login.Rate{N: 100, Per: time.Hour},
+		lim, err := passwords.NewLimiter(passwords.LimiterOptions{Rate: passwords.Rate{N: 3, Per: time.Hour}, ClientRate: passwords.Rate{N: 100, Per: time.Hour},
 			Counts: memstore.NewAttempts(nil), MaxChecks: 40})
 		if err != nil {
 			t.Fatal(err)

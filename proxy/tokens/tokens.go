@@ -15,14 +15,14 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/refresh"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
-	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 )
 
 // Paths served by the handler.
 const (
-	TokenPath  = "/.gatehouse/token"
-	RevokePath = "/.gatehouse/revoke"
-	JWKSPath   = "/.gatehouse/jwks.json"
+	TokenPath  = httpx.ReservedPrefix + "token"
+	RevokePath = httpx.ReservedPrefix + "revoke"
+	JWKSPath   = httpx.ReservedPrefix + "jwks.json"
 )
 
 // MaxBodyBytes bounds a token or revocation request body; larger ones are
@@ -41,11 +41,11 @@ type Options struct {
 	// previous issuing keys).
 	Keys jwk.Set
 	// Users checks the password grant's credentials.
-	Users login.Authenticator
+	Users passwords.Checker
 	// Limiter is the login form's limiter, shared so that the form and the
 	// password grant count attempts and share the bound on password
 	// checks; nil: no limit.
-	Limiter *login.Limiter
+	Limiter *passwords.Limiter
 	// Metrics counts gatehouse_logins_total; nil: not counted.
 	Metrics *metrics.Metrics
 	// Logger receives audit lines (never a password or token); nil discards.
@@ -138,18 +138,18 @@ func (h *handler) passwordGrant(w http.ResponseWriter, r *http.Request, form for
 		"client_ip", ip.String(), "request_id", httpx.RequestID(r))
 	res := h.o.Limiter.Check(r.Context(), h.o.Users, user, password, ip)
 	switch res.Outcome {
-	case login.Limited, login.Busy:
+	case passwords.Limited, passwords.Busy:
 		h.count("rate_limited")
-		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == login.Busy)
+		h.refused(log, "login rate limited", ip, "result", "rate_limited", "busy", res.Outcome == passwords.Busy)
 		w.Header().Set("Retry-After", res.RetryAfterSeconds())
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "slow_down", "too many failed attempts; retry later")
 		return
-	case login.Unavailable:
+	case passwords.Unavailable:
 		h.count("error")
 		log.Error("login failed: attempt not counted", "result", "error", "error", res.Err)
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", "token service unavailable")
 		return
-	case login.Failed:
+	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
 		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_grant", "invalid username or password")
@@ -225,18 +225,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 // refused writes a refusal's audit line, at most one a minute per kind
 // and client (with the count of those held back since).
 func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
-	ok, held := h.logs.Allow(msg, ip)
-	if !ok {
-		return
-	}
-	if held > 0 {
-		args = append(args, "repeated", held)
-	}
-	log.Warn(msg, args...)
+	h.logs.Warn(log, msg, ip, args...)
 }
 
-func (h *handler) count(result string) {
-	if h.o.Metrics != nil {
-		h.o.Metrics.Logins.WithLabelValues(result).Inc()
-	}
-}
+func (h *handler) count(result string) { h.o.Metrics.CountLogin(result) }

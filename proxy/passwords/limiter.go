@@ -1,4 +1,9 @@
-package login
+// Package passwords runs password attempts under the login limits
+// (PRODUCT.md §3): attempts counted before the password check, a bound on
+// concurrent checks. The login form (proxy/login) and the password grant
+// (proxy/tokens) share one Limiter; it is its own package so that neither
+// endpoint imports the other.
+package passwords
 
 import (
 	"context"
@@ -113,6 +118,13 @@ const (
 	Unavailable
 )
 
+// Checker checks a username and password; *users.Directory and
+// *users.Watcher implement it. (Authenticate is the word for a request
+// turned into an identity, Verify for a token.)
+type Checker interface {
+	CheckPassword(username, password string) (users.User, bool)
+}
+
 // Result is the answer of Limiter.Check.
 type Result struct {
 	Outcome    Outcome
@@ -131,7 +143,7 @@ func (r Result) RetryAfterSeconds() string {
 // first (Limited when over a limit), then checked when a check is free
 // (Busy after waiting CheckWait or until ctx ends). An empty username or
 // password is counted and fails unchecked.
-func (l *Limiter) Check(ctx context.Context, who Authenticator, user, password string, ip netip.Addr) Result {
+func (l *Limiter) Check(ctx context.Context, who Checker, user, password string, ip netip.Addr) Result {
 	if l == nil {
 		return check(who, user, password)
 	}
@@ -161,11 +173,11 @@ func (l *Limiter) Check(ctx context.Context, who Authenticator, user, password s
 	return res
 }
 
-func check(who Authenticator, user, password string) Result {
+func check(who Checker, user, password string) Result {
 	if user == "" || password == "" {
 		return Result{Outcome: Failed}
 	}
-	u, ok := who.Authenticate(user, password)
+	u, ok := who.CheckPassword(user, password)
 	if !ok {
 		return Result{Outcome: Failed}
 	}
