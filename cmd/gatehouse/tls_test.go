@@ -25,7 +25,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/config"
 
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
-	"github.com/gatehouse-proxy/gatehouse/proxy/echo"
+	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
 // tlsConfigYAML serves HTTPS with the pair in {{certdir}}; /ws goes to a
