@@ -51,11 +51,3 @@ func Describe(err error) string {
 	}
 	return ""
 }
-
-func invalid(desc string, cause error) error {
-	return &Error{Kind: ErrInvalid, Description: desc, Cause: cause}
-}
-
-func unavailable(desc string, cause error) error {
-	return &Error{Kind: ErrUnavailable, Description: desc, Cause: cause}
-}

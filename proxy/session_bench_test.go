@@ -24,7 +24,10 @@ import (
 // the Cookie header of a session started with Manager.Login.
 func sessionGatehouse(b *testing.B, up *url.URL, store auth.Store) (target, cookie string) {
 	b.Helper()
-	m := session.New(session.Options{Store: store, Revocations: store, Idle: time.Hour})
+	m, err := session.New(session.Options{Store: store, Revocations: store, Idle: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	u := users.User{Username: "alice", Email: "alice@example.com", Groups: []string{"staff", "admins"}}
 	if err := m.Login(context.Background(), rec, httptest.NewRequest("POST", "/.gatehouse/login", nil), u); err != nil {

@@ -183,24 +183,6 @@ func (c *tokenCache) clear() {
 	}
 }
 
-// stats returns the number of entries and their estimated bytes, for tests.
-func (c *tokenCache) stats() (n int, bytes int64) {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.entries)
-		bytes += s.bytes
-		s.mu.RUnlock()
-	}
-	return n, bytes
-}
-
-// len returns the number of entries, for tests.
-func (c *tokenCache) len() int {
-	n, _ := c.stats()
-	return n
-}
-
 // Conservative size estimates (64-bit), in bytes.
 const (
 	// entryOverhead: the cache map's slot (32-byte key, 16-byte value)

@@ -41,7 +41,7 @@ func (dialHook) DialHook(next redis.DialHook) redis.DialHook {
 			return next(ctx, network, addr)
 		})
 		if err != nil {
-			return failedConn{err}, nil
+			return failedConn{dialError{err}}, nil
 		}
 		return c, nil
 	}
@@ -134,10 +134,10 @@ func installDialHook(rdb redis.UniversalClient) {
 // returns a dialError, and go-redis drops the connection. It implements
 // syscall.Conn so that the pool's health check discards it if it is ever
 // pooled idle.
-type failedConn struct{ err error }
+type failedConn struct{ err dialError }
 
-func (c failedConn) Read([]byte) (int, error)         { return 0, dialError{c.err} }
-func (c failedConn) Write([]byte) (int, error)        { return 0, dialError{c.err} }
+func (c failedConn) Read([]byte) (int, error)         { return 0, c.err }
+func (c failedConn) Write([]byte) (int, error)        { return 0, c.err }
 func (c failedConn) Close() error                     { return nil }
 func (c failedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c failedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
@@ -145,7 +145,7 @@ func (c failedConn) SetDeadline(time.Time) error      { return nil }
 func (c failedConn) SetReadDeadline(time.Time) error  { return nil }
 func (c failedConn) SetWriteDeadline(time.Time) error { return nil }
 func (c failedConn) SyscallConn() (syscall.RawConn, error) {
-	return nil, dialError{c.err}
+	return nil, c.err
 }
 
 // dialError is a failed dial as a failedConn reports it. go-redis does not

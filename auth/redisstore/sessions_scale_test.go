@@ -292,3 +292,10 @@ func TestLegacySessionIndex(t *testing.T) {
 		t.Error("the old index set was kept")
 	}
 }
+
+// idle reports whether no cleanup is running.
+func (b *background) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.busy == 0
+}

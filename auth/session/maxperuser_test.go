@@ -14,7 +14,7 @@ func TestMaxPerUser(t *testing.T) {
 	c := newClock()
 	ms := memstore.New(c.Now)
 	t.Cleanup(func() { ms.Close() })
-	m := New(Options{Store: ms, MaxPerUser: 2, Now: c.Now})
+	m := mustNew(t, Options{Store: ms, MaxPerUser: 2, Now: c.Now})
 	f := &fixture{m: m, store: &countingStore{Store: ms}, clock: c}
 	var cookies []string
 	for range 3 {
@@ -30,7 +30,7 @@ func TestMaxPerUser(t *testing.T) {
 			t.Errorf("a session within the cap: %v", err)
 		}
 	}
-	if got := New(Options{Store: ms}).o.MaxPerUser; got != DefaultMaxPerUser || DefaultMaxPerUser != 100 {
+	if got := mustNew(t, Options{Store: ms}).o.MaxPerUser; got != DefaultMaxPerUser || DefaultMaxPerUser != 100 {
 		t.Errorf("default MaxPerUser %d (DefaultMaxPerUser %d), want 100 (PRODUCT.md §2)", got, DefaultMaxPerUser)
 	}
 }

@@ -21,7 +21,7 @@ func TestRedisStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	m := New(Options{Store: st, Revocations: st})
+	m := mustNew(t, Options{Store: st, Revocations: st})
 	f := &fixture{m: m}
 	ctx := context.Background()
 

@@ -83,11 +83,11 @@ type Manager struct {
 	o Options
 }
 
-// New returns a Manager with the zero fields of o set to their defaults.
-// It panics if o.Store is nil.
-func New(o Options) *Manager {
+// New returns a Manager with the zero fields of o set to their defaults,
+// or an error if o.Store is nil.
+func New(o Options) (*Manager, error) {
 	if o.Store == nil {
-		panic("session.New: nil Store")
+		return nil, errors.New("session: Store is required")
 	}
 	if o.CookieName == "" {
 		o.CookieName = DefaultCookieName
@@ -113,7 +113,7 @@ func New(o Options) *Manager {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{o: o}
+	return &Manager{o: o}, nil
 }
 
 // CookieName returns the name of the session cookie.

@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	ms := memstore.New(c.Now)
 	t.Cleanup(func() { ms.Close() })
 	st := &countingStore{Store: ms}
-	m := New(Options{Store: st, Revocations: ms, Secure: true, Domain: "example.com",
+	m := mustNew(t, Options{Store: st, Revocations: ms, Secure: true, Domain: "example.com",
 		Idle: 30 * time.Minute, Absolute: 12 * time.Hour, Now: c.Now})
 	return &fixture{m: m, store: st, clock: c}
 }
@@ -299,7 +299,7 @@ func FuzzAuthenticateCookie(f *testing.F) {
 	f.Add("gatehouse_session=" + strings.Repeat("A", 43))
 	f.Add("a=1; gatehouse_session=\xff")
 	f.Add(";;=;gatehouse_session")
-	m := New(Options{Store: memstore.New(nil)})
+	m := mustNew(f, Options{Store: memstore.New(nil)})
 	f.Fuzz(func(t *testing.T, cookie string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Cookie", cookie)
@@ -308,4 +308,20 @@ func FuzzAuthenticateCookie(f *testing.F) {
 			t.Fatalf("Authenticate(Cookie: %q) = %v, %v", cookie, id, err)
 		}
 	})
+}
+
+// mustNew is New for tests: a refused Options ends the test.
+func mustNew(tb testing.TB, o Options) *Manager {
+	tb.Helper()
+	m, err := New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func TestNewRefusesNilStore(t *testing.T) {
+	if m, err := New(Options{}); err == nil || m != nil {
+		t.Fatalf("New without a Store: %v, %v; want nil and an error", m, err)
+	}
 }

@@ -71,7 +71,7 @@ func newUsersFixture(t *testing.T) *usersFixture {
 	f := &usersFixture{dir: &liveUsers{}, aliceHash: bcryptHash(t, "alice-pw")}
 	f.bobEntry = userEntry("bob", bcryptHash(t, "bob-pw"), "bob@example.com", "[staff]")
 	f.dir.load(t, userEntry("alice", f.aliceHash, "alice@example.com", "[staff, ops]")+f.bobEntry)
-	m := New(Options{Store: st, Revocations: ms, Users: f.dir, Idle: 30 * time.Minute, Now: c.Now})
+	m := mustNew(t, Options{Store: st, Revocations: ms, Users: f.dir, Idle: 30 * time.Minute, Now: c.Now})
 	f.fixture = &fixture{m: m, store: st, clock: c}
 	return f
 }
@@ -185,8 +185,8 @@ func TestUsersCheckAddsNoAllocation(t *testing.T) {
 	c := f.login(t, alice)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Cookie", c.Name+"="+c.Value)
-	without := New(Options{Store: f.store, Idle: 30 * time.Minute, Now: f.clock.Now})
-	with := New(Options{Store: f.store, Users: f.dir, Idle: 30 * time.Minute, Now: f.clock.Now})
+	without := mustNew(t, Options{Store: f.store, Idle: 30 * time.Minute, Now: f.clock.Now})
+	with := mustNew(t, Options{Store: f.store, Users: f.dir, Idle: 30 * time.Minute, Now: f.clock.Now})
 	measure := func(m *Manager) float64 {
 		return testing.AllocsPerRun(200, func() {
 			if _, err := m.Authenticate(r); err != nil {

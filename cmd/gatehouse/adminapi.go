@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
@@ -11,12 +12,16 @@ import (
 // adminAPI is the /admin/* handler, nil while admin.token_file is unset
 // (the admin listener then answers 404 there). The token is the one read
 // at start; changing it needs a restart.
-func (s *server) adminAPI() http.Handler {
+func (s *server) adminAPI() (http.Handler, error) {
 	if len(s.adminToken) == 0 {
-		return nil
+		return nil, nil
 	}
-	return admin.NewAPI(admin.APIOptions{Token: s.adminToken, Store: s.store, Metrics: s.m, Logger: s.log,
+	h, err := admin.NewAPI(admin.APIOptions{Token: s.adminToken, Store: s.store, Metrics: s.m, Logger: s.log,
 		Tokens: currentVerifier{s}})
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	return h, nil
 }
 
 // currentVerifier verifies {"token": …} revocations with the keys of the

@@ -92,14 +92,16 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if g.users, endedUsers, err = s.localUsers(ctx, cfg); err != nil {
 		return fail(err)
 	}
-	g.sessions = session.New(session.Options{
+	if g.sessions, err = session.New(session.Options{
 		Store: s.store, Revocations: s.store, Users: g.users,
 		CookieName: cfg.Session.CookieName, Secure: cfg.Session.Secure,
 		SameSite: sameSite(cfg.Session.SameSiteMode()), Domain: cfg.Session.Domain,
 		Idle: cfg.Session.IdleTimeout, Absolute: cfg.Session.AbsoluteTimeout,
 		MaxPerUser: cfg.Session.MaxPerUser,
 		ClientIP:   httpx.ClientIP, Logger: s.log,
-	})
+	}); err != nil {
+		return fail(fmt.Errorf("session: %w", err))
+	}
 	do := proxy.DeciderOptions{Sessions: g.sessions, AllowOnStoreError: cfg.Store.ErrorPolicy() == config.OnErrorAllow}
 	if g.verifier != nil {
 		do.Bearer = g.verifier // only when set: a nil *Verifier in the interface would not be nil
@@ -181,11 +183,15 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{
+	lh, err := login.New(login.Options{
 		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
 		Decider: g.decider, Metrics: s.m, Logger: s.log,
-	}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(proxy.ReservedPrefix, lh)
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
 		return nil, err
 	}

@@ -81,6 +81,10 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer s.store.Close()
+	api, err := s.adminAPI()
+	if err != nil {
+		return err
+	}
 	gen, err := s.build(cfg, mat)
 	if err != nil {
 		return err
@@ -88,11 +92,12 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	s.current.Store(gen)
 	s.wireGauges()
 	logIgnoredEnv(s.log, environ())
-	return s.run(ctx, cfg)
+	return s.run(ctx, cfg, api)
 }
 
 // run listens on both addresses and serves until ctx ends, then drains.
-func (s *server) run(ctx context.Context, cfg *config.Config) error {
+// api serves /admin/* on the admin listener; nil: 404 there.
+func (s *server) run(ctx context.Context, cfg *config.Config, api http.Handler) error {
 	proxyLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -118,7 +123,7 @@ func (s *server) run(ctx context.Context, cfg *config.Config) error {
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 	adminSrv := &http.Server{
-		Handler:           admin.New(admin.Options{Gatherer: s.reg, Ready: s.ready, API: s.adminAPI()}),
+		Handler:           admin.New(admin.Options{Gatherer: s.reg, Ready: s.ready, API: api}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          proxySrv.ErrorLog,
 	}
@@ -232,11 +237,4 @@ func (s *server) ready() error {
 		return errors.New("JWKS not fetched yet")
 	}
 	return nil
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

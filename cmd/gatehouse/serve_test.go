@@ -108,7 +108,7 @@ func TestServeJWTRoute(t *testing.T) {
 	if resp, body := get(t, in.URL+"/admins/x", "Authorization: Bearer "+strings.TrimSpace(out.String())); resp.StatusCode != 200 {
 		t.Errorf("own token: status %d: %s", resp.StatusCode, body)
 	}
-	resp, body = get(t, in.AdminURL+"/metrics")
+	_, body = get(t, in.AdminURL+"/metrics")
 	for _, want := range []string{`gatehouse_requests_total{auth="jwt",outcome="allowed",route="api"} 1`, "gatehouse_build_info", "gatehouse_auth_duration_seconds_bucket", "go_goroutines", "process_"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

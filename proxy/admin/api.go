@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -33,7 +34,7 @@ type APIStore interface {
 // APIOptions configures the /admin/* API. Token and Store are required.
 type APIOptions struct {
 	// Token is the bearer token every call must carry (admin.token_file).
-	// It must not be empty: NewAPI panics rather than serve an open API.
+	// It must not be empty: NewAPI refuses rather than serve an open API.
 	Token []byte
 	// Store holds revocations and sessions. Must not be nil.
 	Store APIStore
@@ -61,19 +62,21 @@ type api struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tokens   TokenVerifier // nil: {"token": …} refused
+	mux      *httpx.Mux    // an authorized call's routes; the call is in the request's context
 }
 
 // NewAPI returns the /admin/* handler of PRODUCT.md §4, for admin.New's
 // Options.API. Every call must carry `Authorization: Bearer <Token>`; a
 // token anywhere in the query string is refused. Every call is written as
 // one audit log line, which never holds the token. The handler is safe for
-// concurrent use. NewAPI panics if o.Token is empty or o.Store is nil.
-func NewAPI(o APIOptions) http.Handler {
+// concurrent use. NewAPI returns an error if o.Token is empty or o.Store is
+// nil.
+func NewAPI(o APIOptions) (http.Handler, error) {
 	if len(o.Token) == 0 {
-		panic("admin.NewAPI: empty Token")
+		return nil, errors.New("admin: Token is required (an empty one would open the API to anyone)")
 	}
 	if o.Store == nil {
-		panic("admin.NewAPI: nil Store")
+		return nil, errors.New("admin: Store is required")
 	}
 	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now, tokens: o.Tokens}
 	if a.log == nil {
@@ -82,7 +85,12 @@ func NewAPI(o APIOptions) http.Handler {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	return a
+	a.mux = &httpx.Mux{Refuse: refuse}
+	a.mux.HandleFunc("POST /admin/revoke", a.serve(a.revoke))
+	a.mux.HandleFunc("GET /admin/sessions", a.serve(a.listSessions))
+	a.mux.HandleFunc("DELETE /admin/sessions", a.serve(a.deleteUserSessions))
+	a.mux.HandleFunc("DELETE /admin/sessions/{id}", a.serve(func(c *call) { a.deleteSession(c, c.r.PathValue("id")) }))
+	return a, nil
 }
 
 // call is one admin API exchange: what it did, for the audit line, and how
@@ -153,42 +161,41 @@ func (a *api) authorize(r *http.Request) string {
 	return ""
 }
 
-// route dispatches an authorized call by path and method.
+type callKey struct{}
+
+// route dispatches an authorized call by path and method (a.mux).
 func (a *api) route(c *call) {
-	path, method := c.r.URL.Path, c.r.Method
-	switch {
-	case path == "/admin/revoke":
-		if allow(c, method, http.MethodPost) {
-			a.revoke(c)
-		}
-	case path == "/admin/sessions":
-		if !allow(c, method, http.MethodGet, http.MethodDelete) {
-			return
-		}
-		if method == http.MethodGet {
-			a.listSessions(c)
-		} else {
-			a.deleteUserSessions(c)
-		}
-	case strings.HasPrefix(path, "/admin/sessions/") && !strings.Contains(path[len("/admin/sessions/"):], "/"):
-		if allow(c, method, http.MethodDelete) {
-			a.deleteSession(c, path[len("/admin/sessions/"):])
-		}
-	default:
-		c.fail(http.StatusNotFound, "not_found", "no such admin endpoint; see POST /admin/revoke and /admin/sessions")
+	c.r = c.r.WithContext(context.WithValue(c.r.Context(), callKey{}, c))
+	a.mux.ServeHTTP(c.w, c.r)
+}
+
+// serve adapts a method of the API to a.mux: the call comes in the
+// request's context (route put it there).
+func (a *api) serve(fn func(*call)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := r.Context().Value(callKey{}).(*call)
+		c.r = r // with the pattern's path values
+		fn(c)
 	}
 }
 
-// allow answers 405 unless method is one of methods.
-func allow(c *call, method string, methods ...string) bool {
-	for _, m := range methods {
-		if method == m {
-			return true
-		}
+// refuse answers a call that no route matches: 404, or 405 with the
+// Allow header a.mux has set.
+func refuse(w http.ResponseWriter, r *http.Request, status int) {
+	c := r.Context().Value(callKey{}).(*call)
+	if status == http.StatusMethodNotAllowed {
+		c.fail(status, "method_not_allowed", "use "+orList(strings.Split(w.Header().Get("Allow"), ", ")))
+		return
 	}
-	c.w.Header().Set("Allow", strings.Join(methods, ", "))
-	c.fail(http.StatusMethodNotAllowed, "method_not_allowed", "use "+strings.Join(methods, " or "))
-	return false
+	c.fail(http.StatusNotFound, "not_found", "no such admin endpoint; see POST /admin/revoke and /admin/sessions")
+}
+
+// orList joins ["A", "B", "C"] as "A, B or C".
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // audit writes the call's audit line: never the token, a cookie or a

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,10 +61,13 @@ func newAPIEnv(t *testing.T, store auth.Store) *apiEnv {
 	}
 	reg := prometheus.NewRegistry()
 	e.m = metrics.New(reg, "test")
-	api := NewAPI(APIOptions{
+	api, err := NewAPI(APIOptions{
 		Token: []byte(testToken), Store: e.store, Metrics: e.m,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.srv = httptest.NewServer(New(Options{Gatherer: reg, API: api}))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -353,6 +357,45 @@ func TestSessionsBadRequests(t *testing.T) {
 	}
 }
 
+// TestRoutes pins the routing (httpx.Mux): the Allow header ServeMux
+// derives from the patterns, HEAD wherever GET is, the JSON refusals with
+// their audit lines, and the token checked before the path.
+func TestRoutes(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	cases := []struct {
+		method, path, authz string
+		want                int
+		allow, desc         string
+	}{
+		{http.MethodPut, "/admin/sessions?user=alice", "Bearer " + testToken, 405, "DELETE, GET, HEAD", "use DELETE, GET or HEAD"},
+		{http.MethodGet, "/admin/sessions/x", "Bearer " + testToken, 405, "DELETE", "use DELETE"},
+		{http.MethodDelete, "/admin/revoke", "Bearer " + testToken, 405, "POST", "use POST"},
+		{http.MethodGet, "/admin/other", "Bearer " + testToken, 404, "", "no such admin endpoint; see POST /admin/revoke and /admin/sessions"},
+		{http.MethodHead, "/admin/sessions?user=alice", "Bearer " + testToken, 200, "", ""},
+		{http.MethodGet, "/admin/other", "", 401, "", "missing Authorization: Bearer <admin token>"},
+	}
+	for _, c := range cases {
+		before := len(strings.Split(strings.TrimSpace(e.logs.String()), "\n"))
+		if e.logs.String() == "" {
+			before = 0
+		}
+		status, h, b := e.do(t, c.method, c.path, c.authz, "")
+		var body httpx.ErrorBody
+		if c.desc != "" {
+			if err := json.Unmarshal([]byte(b), &body); err != nil {
+				t.Errorf("%s %s: body %q: %v", c.method, c.path, b, err)
+			}
+		}
+		if status != c.want || h.Get("Allow") != c.allow || body.ErrorDescription != c.desc {
+			t.Errorf("%s %s: got %d Allow %q %q, want %d Allow %q %q", c.method, c.path, status, h.Get("Allow"), body.ErrorDescription, c.want, c.allow, c.desc)
+		}
+		lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+		if len(lines) != before+1 || !strings.Contains(lines[len(lines)-1], fmt.Sprintf(`"status":%d`, c.want)) {
+			t.Errorf("%s %s: want one new audit line with status %d:\n%s", c.method, c.path, c.want, e.logs)
+		}
+	}
+}
+
 func TestRequestIDInAuditLine(t *testing.T) {
 	e := newAPIEnv(t, nil)
 	cases := map[string]bool{"abc-123.X_y": true, "bad id\"": false, strings.Repeat("r", 129): false}
@@ -375,11 +418,15 @@ func TestRequestIDInAuditLine(t *testing.T) {
 	}
 }
 
-func TestNewAPIPanicsWithoutToken(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("NewAPI with an empty token did not panic")
+func TestNewAPIRefusesOpenAPI(t *testing.T) {
+	ms := memstore.New(nil)
+	t.Cleanup(func() { ms.Close() })
+	for name, o := range map[string]APIOptions{
+		"no token": {Store: ms},
+		"no store": {Token: []byte(testToken)},
+	} {
+		if h, err := NewAPI(o); err == nil || h != nil {
+			t.Errorf("%s: NewAPI = %v, %v; want nil and an error", name, h, err)
 		}
-	}()
-	NewAPI(APIOptions{Store: memstore.New(nil)})
+	}
 }

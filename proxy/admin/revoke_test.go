@@ -88,8 +88,11 @@ func tokenEnv(t *testing.T) (*apiEnv, *jwtauth.Signer) {
 	e := &apiEnv{store: ms, logs: &syncBuffer{}, now: time.Now()}
 	reg := prometheus.NewRegistry()
 	e.m = metrics.New(reg, "test")
-	api := NewAPI(APIOptions{Token: []byte(testToken), Store: ms, Metrics: e.m,
+	api, err := NewAPI(APIOptions{Token: []byte(testToken), Store: ms, Metrics: e.m,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Tokens: v})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.srv = httptest.NewServer(New(Options{Gatherer: reg, API: api}))
 	t.Cleanup(e.srv.Close)
 	return e, signer

@@ -27,9 +27,9 @@ func TestBrowserFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := session.New(session.Options{Store: store, Revocations: store})
+	sessions := mustSessions(t, session.Options{Store: store, Revocations: store})
 	mux := http.NewServeMux()
-	mux.Handle(httpx.ReservedPrefix, New(Options{Sessions: sessions, Users: dir}))
+	mux.Handle(httpx.ReservedPrefix, mustNew(t, Options{Sessions: sessions, Users: dir}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		id, err := sessions.Authenticate(r)
 		if err != nil {
@@ -95,7 +95,7 @@ func TestBrowserFlow(t *testing.T) {
 func TestSecureCSRFCookie(t *testing.T) {
 	store := memstore.New(nil)
 	t.Cleanup(func() { store.Close() })
-	h := New(Options{Sessions: session.New(session.Options{Store: store}), Users: &users.Directory{}, Secure: true})
+	h := mustNew(t, Options{Sessions: mustSessions(t, session.Options{Store: store}), Users: &users.Directory{}, Secure: true})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "https://gate.example"+LoginPath, nil))
 	c := cookieNamed(w.Result(), "__Host-gatehouse_csrf")

@@ -101,13 +101,13 @@ func newEnv(t *testing.T, store auth.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sessions = session.New(session.Options{Store: store, Revocations: store, Now: e.clock.Now})
+	e.sessions = mustSessions(t, session.Options{Store: store, Revocations: store, Now: e.clock.Now})
 	e.limiter, err = passwords.NewLimiter(passwords.LimiterOptions{Rate: passwords.Rate{N: 5, Per: time.Minute}, ClientRate: passwords.Rate{N: 30, Per: time.Minute}, Counts: memstore.NewAttempts(e.clock.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.metrics = metrics.New(prometheus.NewRegistry(), "test")
-	e.h = New(Options{Sessions: e.sessions, Users: dir, Limiter: e.limiter, Title: "Acme sign-in",
+	e.h = mustNew(t, Options{Sessions: e.sessions, Users: dir, Limiter: e.limiter, Title: "Acme sign-in",
 		Metrics: e.metrics, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now})
 	return e
 }
@@ -183,4 +183,24 @@ func (e *env) whoami(c *http.Cookie) (*auth.Identity, error) {
 	r := httptest.NewRequest("GET", "http://"+testHost+"/", nil)
 	r.AddCookie(c)
 	return e.sessions.Authenticate(r)
+}
+
+// mustNew is New for tests: a refused Options ends the test.
+func mustNew(t testing.TB, o Options) http.Handler {
+	t.Helper()
+	h, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// mustSessions is session.New for tests.
+func mustSessions(t testing.TB, o session.Options) *session.Manager {
+	t.Helper()
+	m, err := session.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

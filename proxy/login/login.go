@@ -1,6 +1,8 @@
 package login
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -70,10 +72,11 @@ type handler struct {
 // New returns the handler for the reserved paths under /.gatehouse/ that it
 // owns (login, logout, userinfo); every other path under the prefix is a
 // JSON 404. POSTs that a browser marks cross-origin are refused with 403 by
-// http.CrossOriginProtection. Safe for concurrent use.
-func New(o Options) http.Handler {
+// http.CrossOriginProtection. Safe for concurrent use. It returns an error
+// if o.Sessions or o.Users is nil.
+func New(o Options) (http.Handler, error) {
 	if o.Sessions == nil || o.Users == nil {
-		panic("login.New: Sessions and Users are required")
+		return nil, errors.New("login: Sessions and Users are required")
 	}
 	if o.Decider == nil {
 		o.Decider = proxy.NewDecider(proxy.DeciderOptions{Sessions: o.Sessions})
@@ -81,7 +84,7 @@ func New(o Options) http.Handler {
 	if o.Pages == nil {
 		p, err := pages.New(pages.Options{Title: o.Title})
 		if err != nil {
-			panic("login.New: built-in pages: " + err.Error())
+			return nil, fmt.Errorf("login: built-in pages: %w", err)
 		}
 		o.Pages = p
 	}
@@ -93,36 +96,22 @@ func New(o Options) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusForbidden, "forbidden", "cross-origin request refused")
 	}))
-	inner := cop.Handler(http.HandlerFunc(h.route))
+	// Other paths are a JSON 404, other methods a JSON 405 (httpx.Mux).
+	mux := new(httpx.Mux)
+	mux.HandleFunc("GET "+LoginPath, func(w http.ResponseWriter, r *http.Request) {
+		h.loginPage(w, r, http.StatusOK, "", SafeRedirect(r.URL.Query().Get("rd")))
+	})
+	mux.HandleFunc("POST "+LoginPath, h.login)
+	mux.HandleFunc("GET "+LogoutPath, func(w http.ResponseWriter, r *http.Request) {
+		h.logoutPage(w, r, http.StatusOK, "")
+	})
+	mux.HandleFunc("POST "+LogoutPath, h.logout)
+	mux.HandleFunc("GET "+UserinfoPath, h.userinfo)
+	inner := cop.Handler(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.Pages.SetHeaders(w.Header())
 		inner.ServeHTTP(w, r)
-	})
-}
-
-func (h *handler) route(w http.ResponseWriter, r *http.Request) {
-	get := r.Method == http.MethodGet || r.Method == http.MethodHead
-	post := r.Method == http.MethodPost
-	switch {
-	case r.URL.Path == LoginPath && get:
-		h.loginPage(w, r, http.StatusOK, "", SafeRedirect(r.URL.Query().Get("rd")))
-	case r.URL.Path == LoginPath && post:
-		h.login(w, r)
-	case r.URL.Path == LogoutPath && get:
-		h.logoutPage(w, r, http.StatusOK, "")
-	case r.URL.Path == LogoutPath && post:
-		h.logout(w, r)
-	case r.URL.Path == UserinfoPath && get:
-		h.userinfo(w, r)
-	case r.URL.Path == LoginPath || r.URL.Path == LogoutPath:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
-	case r.URL.Path == UserinfoPath:
-		w.Header().Set("Allow", "GET, HEAD")
-		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
-	default:
-		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "")
-	}
+	}), nil
 }
 
 // parseForm reads a bounded form body; false means the answer is written.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
+	"github.com/gatehouse-proxy/gatehouse/auth/memstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/redisstore"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
@@ -289,6 +290,51 @@ func TestOtherPaths(t *testing.T) {
 	}
 }
 
+// TestRefusalsAreJSON pins the answers httpx.Mux gives for what no pattern
+// matches: ServeMux's Allow header, the JSON body with all three members.
+func TestRefusalsAreJSON(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		method, path string
+		status       int
+		allow, code  string
+	}{
+		{"PUT", LoginPath, 405, "GET, HEAD, POST", "method_not_allowed"},
+		{"DELETE", LogoutPath, 405, "GET, HEAD, POST", "method_not_allowed"},
+		{"POST", UserinfoPath, 405, "GET, HEAD", "method_not_allowed"},
+		{"GET", "/.gatehouse/nope", 404, "", "not_found"},
+		{"POST", "/.gatehouse/login/", 404, "", "not_found"},
+	}
+	for _, tt := range tests {
+		res := e.do(t, request{method: tt.method, path: tt.path})
+		var body map[string]string
+		if err := json.Unmarshal([]byte(res.body), &body); err != nil {
+			t.Errorf("%s %s: body %q: %v", tt.method, tt.path, res.body, err)
+			continue
+		}
+		if res.StatusCode != tt.status || res.Header.Get("Allow") != tt.allow || body["error"] != tt.code ||
+			body["error_description"] == "" || body["request_id"] == "" {
+			t.Errorf("%s %s = %d Allow %q %v, want %d Allow %q error %q with a description and request_id",
+				tt.method, tt.path, res.StatusCode, res.Header.Get("Allow"), body, tt.status, tt.allow, tt.code)
+		}
+	}
+	// HEAD is served wherever GET is.
+	if res := e.do(t, request{method: "HEAD", path: LoginPath}); res.StatusCode != 200 {
+		t.Errorf("HEAD %s = %d, want 200", LoginPath, res.StatusCode)
+	}
+}
+
+func TestNewRefusesMissingParts(t *testing.T) {
+	ms := memstore.New(nil)
+	t.Cleanup(func() { ms.Close() })
+	m := mustSessions(t, session.Options{Store: ms})
+	for name, o := range map[string]Options{"no sessions": {Users: &users.Directory{}}, "no users": {Sessions: m}} {
+		if h, err := New(o); err == nil || h != nil {
+			t.Errorf("%s: New = %v, %v; want nil and an error", name, h, err)
+		}
+	}
+}
+
 func TestStoreErrorDuringLogin(t *testing.T) {
 	r := authtest.StartRedis(t)
 	st, err := redisstore.New(redisstore.Options{Addrs: []string{r.Addr}, Timeout: 200 * time.Millisecond})
@@ -340,7 +386,7 @@ func TestUsersReloadKeepsSessions(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	e.h = New(Options{Sessions: e.sessions, Users: w, Limiter: e.limiter})
+	e.h = mustNew(t, Options{Sessions: e.sessions, Users: w, Limiter: e.limiter})
 
 	sc := cookieNamed(e.login(t, "alice", alicePassword, "/").Response, session.DefaultCookieName)
 	writeUsers(t, e.usersDir, "a new password")

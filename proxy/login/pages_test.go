@@ -25,7 +25,7 @@ func newPagesEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h = New(Options{Sessions: e.sessions, Users: dir, Limiter: e.limiter, Pages: ps,
+	e.h = mustNew(t, Options{Sessions: e.sessions, Users: dir, Limiter: e.limiter, Pages: ps,
 		Metrics: e.metrics, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	return e
 }

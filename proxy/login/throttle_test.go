@@ -86,7 +86,7 @@ func newThrottleEnv(t *testing.T, dir passwords.Checker, lo passwords.LimiterOpt
 	}
 	te := &throttleEnv{env: e, who: &countingAuth{inner: dir}}
 	te.limiter = lim
-	te.h = New(Options{Sessions: e.sessions, Users: te.who, Limiter: lim, Metrics: e.metrics,
+	te.h = mustNew(t, Options{Sessions: e.sessions, Users: te.who, Limiter: lim, Metrics: e.metrics,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now})
 	te.csrf, te.tok = te.env.csrf(t)
 	return te

@@ -28,7 +28,7 @@ func TestUserinfoFollowsOnError(t *testing.T) {
 		status int
 	}{{false, http.StatusServiceUnavailable}, {true, http.StatusOK}} {
 		e := newEnv(t, nil)
-		e.h = New(Options{Sessions: e.sessions, Users: usersAt(t, 4, "alice", alicePassword), Logger: slog.New(slog.DiscardHandler),
+		e.h = mustNew(t, Options{Sessions: e.sessions, Users: usersAt(t, 4, "alice", alicePassword), Logger: slog.New(slog.DiscardHandler),
 			Decider: proxy.NewDecider(proxy.DeciderOptions{Bearer: downBearer{}, Sessions: e.sessions, AllowOnStoreError: tt.allow})})
 		res := e.do(t, request{method: "GET", path: UserinfoPath, header: map[string]string{"Authorization": "Bearer t"}})
 		if res.StatusCode != tt.status {

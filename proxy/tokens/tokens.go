@@ -76,22 +76,18 @@ func New(o Options) (http.Handler, error) {
 		return nil, fmt.Errorf("tokens: encode JWKS: %w", err)
 	}
 	h := &handler{o: o, jwks: jwks, logs: httpx.NewLogLimiter(o.Logger, o.Now)}
-	mux := http.NewServeMux()
+	// RFC 6749 §5.2 has no code for a wrong method: a 405 (with the Allow
+	// header httpx.Mux sets) is an invalid_request.
+	mux := &httpx.Mux{Refuse: func(w http.ResponseWriter, r *http.Request, status int) {
+		if status == http.StatusMethodNotAllowed {
+			httpx.WriteError(w, r, status, "invalid_request", "method not allowed")
+			return
+		}
+		httpx.WriteError(w, r, status, "not_found", "")
+	}}
 	mux.HandleFunc("POST "+TokenPath, h.token)
 	mux.HandleFunc("POST "+RevokePath, h.revoke)
 	mux.HandleFunc("GET "+JWKSPath, h.serveJWKS)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case TokenPath, RevokePath:
-			w.Header().Set("Allow", http.MethodPost)
-		case JWKSPath:
-			w.Header().Set("Allow", "GET, HEAD")
-		default:
-			httpx.WriteError(w, r, http.StatusNotFound, "not_found", "")
-			return
-		}
-		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
-	})
 	return mux, nil
 }
 
