@@ -33,7 +33,7 @@ func (a Attempt) UserHash() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// LoginAttempts counts password attempts in token buckets (PRODUCT.md §3,
+// LoginAttempts counts password attempts in token buckets (README "Login throttling",
 // "login throttling"). A bucket of Rate{N, Per} holds N attempts and gets
 // one back every Per/N, so "5/min" allows five attempts at once and one
 // more every 12 s. Counting happens before the password is checked, and a

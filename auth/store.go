@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// RevocationStore answers and records revocations (PRODUCT.md §5). Errors
+// RevocationStore answers and records revocations (README "The Redis key schema"). Errors
 // other than context cancellation mean the store could not answer.
 type RevocationStore interface {
 	// JTIRevoked reports whether the token with this jti is revoked.

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TestIssue9StripHeadersAndBodyTimeoutDefaults: the defaults are PRODUCT.md
-// §2's, and the keys load from a file and from the environment.
+// TestIssue9StripHeadersAndBodyTimeoutDefaults: the defaults are the README's
+// (Configuration reference), and the keys load from a file and from the environment.
 func TestIssue9StripHeadersAndBodyTimeoutDefaults(t *testing.T) {
 	c := Default()
 	want := []string{"X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method", "X-Original-URL",

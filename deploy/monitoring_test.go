@@ -106,7 +106,7 @@ func registered(t *testing.T) map[string]family {
 // scrape time, to every series.
 var targetLabels = map[string]bool{"job": true, "instance": true, "namespace": true, "pod": true, "service": true, "container": true, "endpoint": true}
 
-// fixedValues are the label values PRODUCT.md §6 fixes, by "metric label"
+// fixedValues are the label values README "Metrics" fixes, by "metric label"
 // or, for every metric, by "label".
 var fixedValues = map[string][]string{
 	"outcome": {"allowed", "unauthenticated", "forbidden", "revoked", "bad_request", "unavailable", "error"},

@@ -36,7 +36,7 @@ var goldenNames = []string{
 // values, histogram buckets: the observed durations are fixed) with
 // testdata/exposition.golden. A renamed metric or label, a changed help
 // text or bucket layout shows up as a diff: dashboards and alerts depend
-// on them (PRODUCT.md §6). Run with -update to rewrite the file.
+// on them (README "Metrics"). Run with -update to rewrite the file.
 func TestExpositionGolden(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg, "test")

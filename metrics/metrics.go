@@ -1,5 +1,5 @@
 // Package metrics defines every Prometheus collector Gatehouse exports
-// (PRODUCT.md §6), in one place so that dashboards, alerts and tests can be
+// (README "Metrics"), in one place so that dashboards, alerts and tests can be
 // checked against a single list. Label values come from config or fixed
 // sets, never from requests.
 package metrics

@@ -165,7 +165,7 @@ func (d *Decider) authenticate(ctx context.Context, req Request, mode string) (i
 	return id, false, err
 }
 
-// refusal shapes a failed authentication per PRODUCT.md §3: RFC 6750
+// refusal shapes a failed authentication per README "How a request is handled": RFC 6750
 // challenges for Bearer, a login redirect for browser navigations, 503 with
 // Retry-After when the store could not answer.
 func refusal(d Decision, req Request, rt Route) Decision {

@@ -128,7 +128,7 @@ func TestIssue9EncodedSemicolonAndLowerCaseMethodRefused(t *testing.T) {
 	}
 }
 
-// defaultStrip is strip_headers' default (PRODUCT.md §2).
+// defaultStrip is strip_headers' default (README "Configuration reference").
 var defaultStrip = []string{"X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method", "X-Original-URL",
 	"X-Rewrite-URL", "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "Remote-User", "X-Forwarded-User"}
 

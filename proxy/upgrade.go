@@ -6,7 +6,7 @@ import (
 )
 
 // dropUpgrade removes from a client request every protocol upgrade but
-// WebSocket (PRODUCT.md §3). An "Upgrade: h2c" passed to an upstream that
+// WebSocket (README "What the upstream sees"). An "Upgrade: h2c" passed to an upstream that
 // accepts it would open a raw HTTP/2 tunnel past every route and header rule;
 // so Upgrade, HTTP2-Settings and the matching Connection tokens go, and the
 // request continues as plain HTTP/1.1. A WebSocket offer keeps exactly

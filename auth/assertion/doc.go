@@ -1,4 +1,4 @@
-// Package assertion is Gatehouse's identity assertion (PRODUCT.md §7): a
+// Package assertion is Gatehouse's identity assertion (README "Identity assertion for upstreams"): a
 // short-lived JWT of the caller's identity that the proxy signs with its
 // issuing key and sends upstream in a header (identity_headers.assertion),
 // and the http.Handler middleware an upstream written in Go uses to verify

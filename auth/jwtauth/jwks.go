@@ -14,7 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
-// Refresh timing of a JWKS (PRODUCT.md §3).
+// Refresh timing of a JWKS (README "Bearer tokens").
 const (
 	jwksDefaultTTL = 15 * time.Minute
 	jwksMinTTL     = time.Minute

@@ -1,6 +1,6 @@
 // Package redisstore is the Redis auth.Store, for Gatehouse replicas that
 // share revocations and sessions. It follows the public key schema of
-// PRODUCT.md §5 and works on a standalone server, a Redis Cluster (no
+// README "The Redis key schema" and works on a standalone server, a Redis Cluster (no
 // command touches two keys) and Sentinel.
 //
 // Revocation answers are cached in process for Options.CacheTTL and dropped
@@ -33,7 +33,7 @@ const (
 	DefaultTimeout   = 250 * time.Millisecond
 	DefaultCacheTTL  = 500 * time.Millisecond
 	// MaxCacheTTL bounds CacheTTL: a key written without a publish must
-	// take effect within a second (PRODUCT.md §5).
+	// take effect within a second (README "The Redis key schema").
 	MaxCacheTTL = time.Second
 )
 

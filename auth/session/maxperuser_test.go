@@ -31,6 +31,6 @@ func TestMaxPerUser(t *testing.T) {
 		}
 	}
 	if got := mustNew(t, Options{Store: ms}).o.MaxPerUser; got != DefaultMaxPerUser || DefaultMaxPerUser != 100 {
-		t.Errorf("default MaxPerUser %d (DefaultMaxPerUser %d), want 100 (PRODUCT.md §2)", got, DefaultMaxPerUser)
+		t.Errorf("default MaxPerUser %d (DefaultMaxPerUser %d), want 100 (README: Configuration reference)", got, DefaultMaxPerUser)
 	}
 }

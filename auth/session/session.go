@@ -14,7 +14,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 )
 
-// Defaults for the zero fields of Options (PRODUCT.md §2).
+// Defaults for the zero fields of Options (README "Configuration reference").
 const (
 	DefaultCookieName = "gatehouse_session"
 	DefaultIdle       = 30 * time.Minute

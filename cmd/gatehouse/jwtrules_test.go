@@ -33,7 +33,7 @@ func startJWTRules(t *testing.T) (*instance, idp) {
 	return startGatehouse(t, cfg, map[string]string{"idp.pub.pem": pub, "issuing.pem": issuing}), idp{key}
 }
 
-// Issue 9 items 7 and 9, and PRODUCT §3: the claim rules, end to end.
+// Issue 9 items 7 and 9, and README "Security": the claim rules, end to end.
 func TestServeJWTClaimRules(t *testing.T) {
 	in, p := startJWTRules(t)
 	now := time.Now()

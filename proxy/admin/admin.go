@@ -1,5 +1,5 @@
 // Package admin is the admin listener: /metrics, /healthz, /readyz and, when
-// an admin token is configured, the /admin/* API (PRODUCT.md §4). It should
+// an admin token is configured, the /admin/* API (README "The admin API"). It should
 // listen on loopback or a cluster-internal port only.
 package admin
 

@@ -65,7 +65,7 @@ type api struct {
 	mux      *httpx.Mux    // an authorized call's routes; the call is in the request's context
 }
 
-// NewAPI returns the /admin/* handler of PRODUCT.md §4, for admin.New's
+// NewAPI returns the /admin/* handler of README "The admin API", for admin.New's
 // Options.API. Every call must carry `Authorization: Bearer <Token>`; a
 // token anywhere in the query string is refused. Every call is written as
 // one audit log line, which never holds the token. The handler is safe for

@@ -98,7 +98,7 @@ func tokenEnv(t *testing.T) (*apiEnv, *jwtauth.Signer) {
 	return e, signer
 }
 
-// PRODUCT §4: {"token": "<JWT>"} revokes the token's jti until its exp,
+// README "The admin API": {"token": "<JWT>"} revokes the token's jti until its exp,
 // after verifying it with the configured keys.
 func TestRevokeByToken(t *testing.T) {
 	e, signer := tokenEnv(t)

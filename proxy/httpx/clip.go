@@ -6,7 +6,7 @@ import (
 )
 
 // ClipBytes is the most bytes of a client-supplied string that a log line
-// carries (PRODUCT.md §8).
+// carries (README "Logs").
 const ClipBytes = 256
 
 // Clip returns s unchanged when it is at most ClipBytes long; otherwise

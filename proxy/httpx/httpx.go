@@ -17,7 +17,7 @@ import (
 const RequestIDHeader = "X-Request-Id"
 
 // ErrorBody is the JSON body of every error Gatehouse answers itself. All
-// three members are always present (PRODUCT.md §3).
+// three members are always present (README "How a request is handled").
 type ErrorBody struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`

@@ -10,7 +10,7 @@ import (
 
 // TestWriteErrorHasAllMembers: every error body carries error,
 // error_description and request_id, even when a caller gave no description
-// or the request has no ID yet (PRODUCT.md §3).
+// or the request has no ID yet (README "How a request is handled").
 func TestWriteErrorHasAllMembers(t *testing.T) {
 	withID := httptest.NewRequest("GET", "/x", nil)
 	withID = withID.WithContext(WithRequestInfo(withID.Context(), "rid-1", netip.Addr{}))

@@ -1,5 +1,5 @@
 // Package passwords runs password attempts under the login limits
-// (PRODUCT.md §3): attempts counted before the password check, a bound on
+// (README "Login throttling"): attempts counted before the password check, a bound on
 // concurrent checks. The login form (proxy/login) and the password grant
 // (proxy/tokens) share one Limiter; it is its own package so that neither
 // endpoint imports the other.
@@ -57,7 +57,7 @@ type LimiterOptions struct {
 	Logger *slog.Logger
 }
 
-// Limiter runs password attempts under the login limits (PRODUCT.md §3):
+// Limiter runs password attempts under the login limits (README "Login throttling"):
 // each attempt is counted before its password is checked, so N concurrent
 // guesses get at most the limit's worth of checks; a successful login
 // gives its attempt back and clears its (username, IP) counter; at most
