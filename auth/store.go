@@ -37,6 +37,20 @@ type SessionRecord struct {
 	// login: a session carrying it is checked against the current users
 	// files on every request; one without it (another sign-in method) is not.
 	Credential string `json:"cred,omitempty"`
+	// External sign-in (OIDC, auth/oidc): the provider's name, the IdP's
+	// sub and sid, and the IdP's tokens. The tokens stay server-side: they
+	// are never in a cookie, a log line or an admin API answer.
+	Provider     string `json:"provider,omitempty"`
+	Subject      string `json:"idp_sub,omitempty"`
+	SID          string `json:"idp_sid,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// Link, on an index record of an external session (see
+	// session.Manager.LoginExternal), is the key of the session it indexes.
+	Link string `json:"link,omitempty"`
+	// Extra holds the data of records that are not sessions (an OIDC
+	// sign-in in progress, keyed by its state).
+	Extra map[string]string `json:"extra,omitempty"`
 }
 
 // Paging of UserSessions: a limit of 0 means DefaultSessionPage; more than

@@ -226,8 +226,18 @@ func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
 		Method:    auth.MethodSession,
 		IssuedAt:  rec.Created,
 		ExpiresAt: expires,
-		Claims:    map[string]any{"sub": rec.User, "email": rec.Email, "groups": groups},
+		Claims:    claims(rec, groups),
 	}
+}
+
+// claims is a session's claim set; an external session's adds its
+// provider.
+func claims(rec auth.SessionRecord, groups []any) map[string]any {
+	c := map[string]any{"sub": rec.User, "email": rec.Email, "groups": groups}
+	if rec.Provider != "" {
+		c["provider"] = rec.Provider
+	}
+	return c
 }
 
 // goneCredential is recorded for a user who left the directory between
