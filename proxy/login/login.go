@@ -67,6 +67,14 @@ type Options struct {
 	// Now is the clock of the rule that logs repeated refusals from one
 	// client once a minute; nil means time.Now.
 	Now func() time.Time
+	// External adds the OIDC providers' buttons to the login page and
+	// RP-initiated logout; nil means none.
+	External External
+	// NoPassword leaves the password form out (no local users).
+	NoPassword bool
+	// AutoRedirect (login.auto_redirect) sends the login page straight to
+	// the one provider when NoPassword is set.
+	AutoRedirect bool
 }
 
 type handler struct {
@@ -199,6 +207,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	if id, err := h.o.Sessions.Authenticate(r); err == nil {
 		user = id.User
 	}
+	next := h.endSession(r)
 	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
 	if err := h.o.Sessions.Logout(r.Context(), w, r); err != nil {
 		log.Error("logout failed: session not deleted", "event", "logout", "error", err)
@@ -206,7 +215,10 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("logout", "event", "logout")
-	w.Header().Set("Location", LoginPath+"?"+signedOutQuery+"=1")
+	if next == "" {
+		next = LoginPath + "?" + signedOutQuery + "=1"
+	}
+	w.Header().Set("Location", next)
 	w.WriteHeader(http.StatusSeeOther)
 }
 

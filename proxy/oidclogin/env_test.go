@@ -50,6 +50,10 @@ func upstream(t *testing.T) *url.URL {
 // newGate starts a replica on a fixed listener address (so that the IdP's
 // redirect URIs can name it before it starts) with store.
 func newGate(t *testing.T, l *listener, store auth.Store, cfgs ...oidc.Config) *gate {
+	return newGateAuto(t, l, store, false, cfgs...)
+}
+
+func newGateAuto(t *testing.T, l *listener, store auth.Store, autoRedirect bool, cfgs ...oidc.Config) *gate {
 	t.Helper()
 	g := &gate{store: store, m: metrics.NewOIDC(prometheus.NewRegistry())}
 	g.sessions = session.New(session.Options{Store: store, Revocations: store})
@@ -67,7 +71,8 @@ func newGate(t *testing.T, l *listener, store auth.Store, cfgs ...oidc.Config) *
 	g.oidc = New(Options{Providers: g.provs, Sessions: g.sessions, Store: store, Pages: ps, Metrics: g.m})
 	mux := http.NewServeMux()
 	mux.Handle("/.gatehouse/oidc/", g.oidc)
-	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{Sessions: g.sessions, Users: &users.Directory{}, Pages: ps}))
+	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{Sessions: g.sessions, Users: &users.Directory{}, Pages: ps,
+		External: g.oidc, NoPassword: true, AutoRedirect: autoRedirect}))
 	h, err := proxy.New(proxy.Options{
 		Routes:   []proxy.Route{{Name: "app", PathPrefix: "/", Auth: proxy.AuthSession}},
 		Upstream: upstream(t), Sessions: g.sessions, Reserved: mux,
@@ -108,9 +113,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // browser is an HTTP client with a cookie jar that follows redirects and
 // posts the IdP's dev-interaction forms, as a browser without JavaScript.
 type browser struct {
-	t    *testing.T
-	c    *http.Client
-	last *http.Response
+	t        *testing.T
+	c        *http.Client
+	last     *http.Response
+	lastPage string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -145,14 +151,14 @@ func (b *browser) do(method, u string, form url.Values) (int, string) {
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
-	b.last = res
+	b.last, b.lastPage = res, string(out)
 	return res.StatusCode, string(out)
 }
 
 func (b *browser) get(u string) (int, string) { return b.do(http.MethodGet, u, nil) }
 
 var (
-	formRE   = regexp.MustCompile(`<form[^>]*action="([^"]+)"[^>]*method="post"`)
+	formRE   = regexp.MustCompile(`<form[^>]*\saction="([^"]+)"`)
 	hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
 )
 

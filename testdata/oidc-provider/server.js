@@ -88,6 +88,12 @@ const provider = new Provider(issuer, {
     backchannelLogout: { enabled: true },
     revocation: { enabled: true },
   },
+  // The provider refuses outgoing requests (back-channel logout) to
+  // special-use addresses; Gatehouse runs on loopback in the tests.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   pkce: { required: () => true },
   rotateRefreshToken: true,
   cookies: { keys: ['gatehouse-oidc-fixture-cookie-key'] },
@@ -119,7 +125,7 @@ const server = createServer(async (req, res) => {
       }
       res.writeHead(204).end();
     } catch (err) {
-      res.writeHead(502, { 'content-type': 'text/plain' }).end(String(err && err.message));
+      res.writeHead(502, { 'content-type': 'text/plain' }).end(String(err && err.message) + (err && err.cause ? ': ' + String(err.cause.message || err.cause) : ''));
     }
     return;
   }
