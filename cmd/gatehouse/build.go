@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/oidclogin"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 	"github.com/redis/go-redis/v9"
 )
@@ -120,7 +121,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
-	po.ProtectedCookies = []string{cfg.Session.CookieName, session.CSRFCookieName, session.CSRFCookieNameSecure}
+	po.ProtectedCookies = []string{cfg.Session.CookieName, session.CSRFCookieName, session.CSRFCookieNameSecure,
+		oidclogin.CookieName, oidclogin.CookieNameSecure}
 	if g.verifier != nil {
 		po.Bearer = g.verifier
 	}
@@ -181,10 +183,19 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(proxy.ReservedPrefix, login.New(login.Options{
+	ext, err := s.oidcLogin(ctx, cfg, g)
+	if err != nil {
+		return nil, err
+	}
+	if ext != nil {
+		mux.Handle(proxy.ReservedPrefix+"oidc/", ext)
+	}
+	lo := login.Options{
 		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
 		Decider: g.decider, Metrics: s.m, Logger: s.log,
-	}))
+	}
+	withOIDC(&lo, cfg, ext)
+	mux.Handle(proxy.ReservedPrefix, login.New(lo))
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
 		return nil, err
 	}
