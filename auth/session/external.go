@@ -25,6 +25,17 @@ type External struct {
 	RefreshToken string
 }
 
+// Revalidator confirms an external session at its identity provider
+// (auth/oidc). Revalidate may update *rec (email, groups); an error ends
+// the request's authentication (auth.ErrInvalid when the IdP ended the
+// session, which is then deleted).
+type Revalidator interface {
+	Revalidate(ctx context.Context, rec *auth.SessionRecord) error
+}
+
+// SetRevalidator installs rv; call it before the Manager serves requests.
+func (m *Manager) SetRevalidator(rv Revalidator) { m.rv = rv }
+
 // LinkUser is the store user under which the index records of a
 // provider's subject are kept: one record per session, whose Link is the
 // session's key, so that a back-channel logout can find the sessions of a
@@ -57,7 +68,7 @@ func (m *Manager) LoginExternal(ctx context.Context, w http.ResponseWriter, r *h
 		Key: key, User: e.User, Email: e.Email, Groups: e.Groups,
 		Created: now, LastSeen: now, UserAgent: cleanUserAgent(r.UserAgent()),
 		Provider: e.Provider, Subject: e.Subject, SID: e.SID,
-		IDToken: e.IDToken, RefreshToken: e.RefreshToken,
+		IDToken: e.IDToken, RefreshToken: e.RefreshToken, Checked: now,
 	}
 	if ip := m.o.ClientIP(r); ip.IsValid() {
 		rec.IP = ip.String()

@@ -80,7 +80,8 @@ type Directory interface {
 // Manager authenticates requests by their session cookie and starts and
 // ends sessions. It is safe for concurrent use. Make it with New.
 type Manager struct {
-	o Options
+	o  Options
+	rv Revalidator // external sessions' revalidation (external.go); nil: none
 }
 
 // New returns a Manager with the zero fields of o set to their defaults.
@@ -185,6 +186,11 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 	}
 	if err := m.current(&rec); err != nil {
 		return nil, err
+	}
+	if rec.Provider != "" && m.rv != nil {
+		if err := m.rv.Revalidate(ctx, &rec); err != nil {
+			return nil, err
+		}
 	}
 	expires := now.Add(m.o.Idle)
 	if end.Before(expires) {

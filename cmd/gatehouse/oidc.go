@@ -39,6 +39,10 @@ func (s *server) oidcLogin(ctx context.Context, cfg *config.Config, g *generatio
 		go p.Run(ctx)
 		provs = append(provs, p)
 	}
+	g.sessions.SetRevalidator(oidc.NewRevalidator(provs, oidc.RevalidatorOptions{
+		Store: s.store, Idle: cfg.Session.IdleTimeout, Logger: s.log,
+		OnResult: func(p, r string) { s.m.OIDC.Refreshes.WithLabelValues(p, r).Inc() },
+	}))
 	return oidclogin.New(oidclogin.Options{
 		Providers: provs, Sessions: g.sessions, Store: s.store, Pages: g.pages,
 		Secure: cfg.Session.Secure, Metrics: s.m.OIDC, Logger: s.log,

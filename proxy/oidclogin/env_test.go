@@ -68,6 +68,10 @@ func newGateAuto(t *testing.T, l *listener, store auth.Store, autoRedirect bool,
 		go p.Run(ctx)
 		g.provs = append(g.provs, p)
 	}
+	g.sessions.SetRevalidator(oidc.NewRevalidator(g.provs, oidc.RevalidatorOptions{
+		Store: store, Idle: session.DefaultIdle,
+		OnResult: func(p, r string) { g.m.Refreshes.WithLabelValues(p, r).Inc() },
+	}))
 	g.oidc = New(Options{Providers: g.provs, Sessions: g.sessions, Store: store, Pages: ps, Metrics: g.m})
 	mux := http.NewServeMux()
 	mux.Handle("/.gatehouse/oidc/", g.oidc)
