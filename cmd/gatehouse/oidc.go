@@ -59,3 +59,17 @@ func withOIDC(lo *login.Options, cfg *config.Config, h *oidclogin.Handler) {
 	lo.NoPassword = cfg.Users.File == "" && cfg.Users.HtpasswdFile == ""
 	lo.AutoRedirect = cfg.Login.AutoRedirect
 }
+
+// oidcFormActions are the issuers of providers with end_session: the
+// logout form's POST is redirected to their end-session endpoint, which
+// the pages' CSP form-action must allow (IdPs serve it on the issuer's
+// origin).
+func oidcFormActions(cfg *config.Config) []string {
+	var out []string
+	for _, p := range cfg.OIDC.Providers {
+		if p.EndsSession() {
+			out = append(out, p.Issuer)
+		}
+	}
+	return out
+}
