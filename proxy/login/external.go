@@ -3,6 +3,8 @@ package login
 import (
 	"net/http"
 
+	"github.com/gatehouse-proxy/gatehouse/auth"
+
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
 
@@ -41,4 +43,13 @@ func (h *handler) endSession(r *http.Request) string {
 		return ""
 	}
 	return h.o.External.EndSessionURL(r)
+}
+
+// sessionProvider is the OIDC provider of a session's identity, or "".
+func sessionProvider(id *auth.Identity) string {
+	if id.Method != auth.MethodSession {
+		return ""
+	}
+	p, _ := id.Claims["provider"].(string)
+	return p
 }

@@ -229,6 +229,7 @@ type userinfoBody struct {
 	Groups    []string `json:"groups"`
 	Method    string   `json:"method"`
 	ExpiresAt int64    `json:"expires_at"`
+	Provider  string   `json:"provider,omitempty"` // the OIDC provider of an external session
 }
 
 // userinfoRoute is what userinfo asks of the caller: any credential, no
@@ -258,6 +259,7 @@ func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.WriteJSON(w, http.StatusOK, userinfoBody{
 		User: id.User, Email: id.Email, Groups: groups, Method: id.Method, ExpiresAt: exp,
+		Provider: sessionProvider(id),
 	})
 }
 

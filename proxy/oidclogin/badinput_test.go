@@ -283,3 +283,24 @@ func TestBackchannelLogoutTokens(t *testing.T) {
 		t.Errorf("valid token, no sessions = %d, want 200", status)
 	}
 }
+
+// TestPreAuthCookie: short-lived, HttpOnly, Lax, scoped to the OIDC
+// endpoints (never sent to the upstream), Secure with session.secure.
+func TestPreAuthCookie(t *testing.T) {
+	f := startFake(t)
+	b := newBrowser(t).noFollow()
+	b.get(f.gate.URL + StartURL("fake", "/"))
+	var c *http.Cookie
+	for _, x := range b.last.Cookies() {
+		if x.Name == CookieName {
+			c = x
+		}
+	}
+	if c == nil || !c.HttpOnly || c.Path != CookiePath || c.MaxAge != int(oidc.PreAuthTTL.Seconds()) || c.SameSite != http.SameSiteLaxMode || len(c.Value) < 40 {
+		t.Fatalf("pre-auth cookie = %+v", c)
+	}
+	h := New(Options{Sessions: f.gate.sessions, Store: f.gate.store, Pages: f.gate.oidc.o.Pages, Secure: true, Providers: f.gate.provs})
+	if h.CookieName() != "__Secure-gatehouse_oidc" {
+		t.Errorf("secure cookie name = %s", h.CookieName())
+	}
+}

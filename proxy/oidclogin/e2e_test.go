@@ -138,3 +138,15 @@ func callbackURL(t *testing.T, f *fixture, user string) (*browser, *url.URL) {
 	b.c.CheckRedirect = nil
 	return b, cb
 }
+
+// TestUserinfoProvider: /.gatehouse/userinfo of an OIDC session names its
+// provider.
+func TestUserinfoProvider(t *testing.T) {
+	f := startFixture(t, nil)
+	b := newBrowser(t)
+	b.signIn(f.gate, "corp", "alice", "/")
+	status, body := b.get(f.gate.URL + "/.gatehouse/userinfo")
+	if status != 200 || !strings.Contains(body, `"provider":"corp"`) || !strings.Contains(body, `"user":"alice"`) {
+		t.Errorf("userinfo = %d %s", status, body)
+	}
+}

@@ -22,10 +22,13 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 )
 
-// Pre-auth cookie names: the __Host- form when cookies are Secure.
+// Pre-auth cookie names: the __Secure- form when cookies are Secure. The
+// cookie's Path is CookiePath, so that it never reaches the upstream (a
+// __Host- cookie would need Path=/).
 const (
 	CookieName       = "gatehouse_oidc"
-	CookieNameSecure = "__Host-gatehouse_oidc"
+	CookieNameSecure = "__Secure-gatehouse_oidc"
+	CookiePath       = "/.gatehouse/oidc/"
 )
 
 // maxFormBytes bounds a back-channel logout body.
@@ -134,12 +137,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, b.URL, http.StatusFound)
 }
 
-func (h *Handler) cookiePath() string {
-	if h.o.Secure {
-		return "/" // __Host- cookies must have Path=/
-	}
-	return "/.gatehouse/oidc/"
-}
+func (h *Handler) cookiePath() string { return CookiePath }
 
 func (h *Handler) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: h.CookieName(), Value: "", Path: h.cookiePath(), MaxAge: -1,
