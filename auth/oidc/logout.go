@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/auth"
 )
 
 // LogoutClaims is a verified back-channel logout token.
@@ -47,19 +49,41 @@ func (p *Provider) VerifyLogout(ctx context.Context, raw string) (LogoutClaims, 
 	if err := lt.Claims(&c); err != nil || c.Events[backchannelEvent] == nil {
 		return LogoutClaims{}, invalid("the logout token failed verification", fmt.Errorf("no back-channel logout event"))
 	}
-	id := "oidc-logout:" + p.cfg.Issuer + ":" + lt.TokenID
-	seen, err := p.o.Store.JTIRevoked(ctx, id)
-	if err != nil {
-		return LogoutClaims{}, &Error{Kind: KindUnavailable, Description: "store unavailable", Cause: err}
-	}
-	if seen {
-		return LogoutClaims{}, invalid("the logout token was already used (jti seen before)", nil)
-	}
-	keep := lt.Expiry.Add(p.cfg.Leeway)
-	if err := p.o.Store.RevokeJTI(ctx, id, keep); err != nil {
-		return LogoutClaims{}, &Error{Kind: KindUnavailable, Description: "store unavailable", Cause: err}
+	if err := p.firstUse(ctx, lt.TokenID, lt.Expiry); err != nil {
+		return LogoutClaims{}, err
 	}
 	return LogoutClaims{Provider: p.cfg.Name, Subject: lt.Subject, SID: lt.SessionID, JTI: lt.TokenID, Expiry: lt.Expiry}, nil
+}
+
+// firstUse records the token's jti, refusing one seen before: atomically
+// across replicas with a store lock held until the token's exp (plus
+// leeway, at least a minute); with a store without locks, through the
+// revocation set (read, then write).
+func (p *Provider) firstUse(ctx context.Context, jti string, exp time.Time) error {
+	id := "oidc-logout:" + p.cfg.Issuer + ":" + jti
+	keep := max(exp.Add(p.cfg.Leeway).Sub(p.o.Now()), time.Minute)
+	replay := invalid("the logout token was already used (jti seen before)", nil)
+	if upd, ok := p.o.Store.(auth.SessionUpdater); ok {
+		first, err := upd.TryLock(ctx, id, keep)
+		switch {
+		case err != nil:
+			return &Error{Kind: KindUnavailable, Description: "store unavailable", Cause: err}
+		case !first:
+			return replay
+		}
+		return nil
+	}
+	seen, err := p.o.Store.JTIRevoked(ctx, id)
+	if err != nil {
+		return &Error{Kind: KindUnavailable, Description: "store unavailable", Cause: err}
+	}
+	if seen {
+		return replay
+	}
+	if err := p.o.Store.RevokeJTI(ctx, id, p.o.Now().Add(keep)); err != nil {
+		return &Error{Kind: KindUnavailable, Description: "store unavailable", Cause: err}
+	}
+	return nil
 }
 
 const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"

@@ -304,3 +304,37 @@ func TestPreAuthCookie(t *testing.T) {
 		t.Errorf("secure cookie name = %s", h.CookieName())
 	}
 }
+
+// TestBackchannelConcurrentReplay: the same logout token posted 10 times at
+// once is accepted once.
+func TestBackchannelConcurrentReplay(t *testing.T) {
+	f := startFake(t)
+	now := time.Now()
+	tok := f.idp.sign(map[string]any{"iss": f.idp.Issuer, "aud": "client", "sub": "u1", "jti": randomString(),
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}}, nil, "")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.PostForm(f.gate.URL+oidc.BackchannelPath, url.Values{"logout_token": {tok}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Errorf("accepted %d times, want once", ok)
+	}
+}
