@@ -37,6 +37,38 @@ type SessionRecord struct {
 	// login: a session carrying it is checked against the current users
 	// files on every request; one without it (another sign-in method) is not.
 	Credential string `json:"cred,omitempty"`
+	// External sign-in (OIDC, auth/oidc): the provider's name, the IdP's
+	// sub and sid, and the IdP's tokens. The tokens stay server-side: they
+	// are never in a cookie, a log line or an admin API answer.
+	Provider     string `json:"provider,omitempty"`
+	Subject      string `json:"idp_sub,omitempty"`
+	SID          string `json:"idp_sid,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// Checked is when an external session was last confirmed at its IdP
+	// (sign-in or refresh); revalidation counts from it.
+	Checked time.Time `json:"checked,omitempty"`
+	// Link, on an index record of an external session (see
+	// session.Manager.LoginExternal), is the key of the session it indexes.
+	Link string `json:"link,omitempty"`
+	// Extra holds the data of records that are not sessions (an OIDC
+	// sign-in in progress, keyed by its state).
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// SessionUpdater is implemented by stores that can change a live
+// session's record in place and hold short named locks (both stores of
+// this module): OIDC revalidation needs it.
+type SessionUpdater interface {
+	// UpdateSession replaces the record of the live session rec.Key,
+	// keeping its expiry and epoch, and drops it from every replica's
+	// cache. ErrNotFound when the session is gone.
+	UpdateSession(ctx context.Context, rec SessionRecord) error
+	// TryLock takes the named lock for at most ttl; false when another
+	// holder has it.
+	TryLock(ctx context.Context, name string, ttl time.Duration) (bool, error)
+	// Unlock releases the named lock.
+	Unlock(ctx context.Context, name string) error
 }
 
 // Paging of UserSessions: a limit of 0 means DefaultSessionPage; more than

@@ -25,6 +25,7 @@ type Config struct {
 	StripHeaders []string `koanf:"strip_headers"`
 	Log          Log      `koanf:"log"`
 	Routes       []Route  `koanf:"routes"`
+	OIDC         OIDC     `koanf:"oidc"`
 }
 
 // Log configures Gatehouse's own log on stdout.
@@ -98,6 +99,9 @@ type Login struct {
 	ClientRate   string `koanf:"client_rate"`   // N/s, N/min or N/h
 	LogoURL      string `koanf:"logo_url"`      // https URL or local path; "" for none
 	TemplatesDir string `koanf:"templates_dir"` // overrides of login.html, logout.html, error.html
+	// AutoRedirect sends the login page straight to the identity provider
+	// when there is exactly one (oidc.providers) and no local users.
+	AutoRedirect bool `koanf:"auto_redirect"`
 }
 
 // Session configures the browser session cookie and its lifetime.

@@ -59,6 +59,9 @@ func (c *Config) files() []namedFile {
 		}
 		add(p+".hmac_secret_file", is.HMACSecretFile)
 	}
+	for i, op := range c.OIDC.Providers {
+		add("oidc.providers["+strconv.Itoa(i)+"].client_secret_file", op.ClientSecretFile)
+	}
 	add("jwt.issue.signing_key_file", c.JWT.Issue.SigningKeyFile)
 	for j, f := range c.JWT.Issue.PreviousKeyFiles {
 		add("jwt.issue.previous_key_files["+strconv.Itoa(j)+"]", f)

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	checkChoice(&p, "log.level", "level", c.Log.Level, "debug", "info", "warn", "error")
 	checkChoice(&p, "log.format", "format", c.Log.Format, "json", "text")
 	c.validateRoutes(&p)
+	c.validateOIDC(&p)
 	return p.err()
 }
 

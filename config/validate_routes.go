@@ -117,7 +117,7 @@ func (c *Config) validateRouteAuth(p *problems, path string, r *Route) {
 	if r.Mode() == auth.ModeSession && len(req.Scopes) > 0 {
 		p.add(path+".require.scopes", "sessions carry no scopes, so auth: session can never satisfy them; use jwt or any")
 	}
-	if (r.Mode() == auth.ModeSession || r.Mode() == auth.ModeAny) && c.Users.File == "" && c.Users.HtpasswdFile == "" {
+	if (r.Mode() == auth.ModeSession || r.Mode() == auth.ModeAny) && c.Users.File == "" && c.Users.HtpasswdFile == "" && len(c.OIDC.Providers) == 0 {
 		p.add(path+".auth", "%s needs users: set users.file or users.htpasswd_file", r.Auth)
 	}
 	if (r.Mode() == auth.ModeJWT || r.Mode() == auth.ModeAny) && len(c.JWT.Issuers) == 0 && c.JWT.Issue.SigningKeyFile == "" {

@@ -56,6 +56,8 @@ type Metrics struct {
 	RevocationSubscriptionUp *FuncGauge       // Redis store: 1 while the pub/sub subscription is live
 	ConfigLastReloadSuccess  prometheus.Gauge // 1/0, see ConfigLoaded
 	ConfigLastReloadTime     prometheus.Gauge // UNIX seconds of the last load or reload
+
+	OIDC *OIDC // sign-in at OpenID Providers (oidc.go)
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -130,6 +132,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "UNIX time of the last config load or reload attempt, successful or not.",
 		}),
 	}
+	m.OIDC = NewOIDC(reg)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Requests, m.RequestDuration, m.AuthDuration, m.UpstreamResponses,
 		m.UpstreamDuration, m.StoreOperations, m.StoreDuration, m.Logins, m.JWKSRefreshes,

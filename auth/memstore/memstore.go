@@ -32,6 +32,8 @@ type Store struct {
 	refresh  refreshState      // refresh-token families (refresh.go)
 	attempts *Attempts         // login-attempt counters (attempts.go)
 
+	locks map[string]time.Time // named locks → expiry (update.go)
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once

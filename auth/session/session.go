@@ -80,7 +80,8 @@ type Directory interface {
 // Manager authenticates requests by their session cookie and starts and
 // ends sessions. It is safe for concurrent use. Make it with New.
 type Manager struct {
-	o Options
+	o  Options
+	rv Revalidator // external sessions' revalidation (external.go); nil: none
 }
 
 // New returns a Manager with the zero fields of o set to their defaults,
@@ -186,6 +187,11 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if err := m.current(&rec); err != nil {
 		return nil, err
 	}
+	if rec.Provider != "" && m.rv != nil {
+		if err := m.rv.Revalidate(ctx, &rec); err != nil {
+			return nil, err
+		}
+	}
 	expires := now.Add(m.o.Idle)
 	if end.Before(expires) {
 		expires = end
@@ -226,8 +232,18 @@ func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
 		Method:    auth.MethodSession,
 		IssuedAt:  rec.Created,
 		ExpiresAt: expires,
-		Claims:    map[string]any{"sub": rec.User, "email": rec.Email, "groups": groups},
+		Claims:    claims(rec, groups),
 	}
+}
+
+// claims is a session's claim set; an external session's adds its
+// provider.
+func claims(rec auth.SessionRecord, groups []any) map[string]any {
+	c := map[string]any{"sub": rec.User, "email": rec.Email, "groups": groups}
+	if rec.Provider != "" {
+		c["provider"] = rec.Provider
+	}
+	return c
 }
 
 // goneCredential is recorded for a user who left the directory between

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
 	"github.com/gatehouse-proxy/gatehouse/proxy/login"
+	"github.com/gatehouse-proxy/gatehouse/proxy/oidclogin"
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 	"github.com/redis/go-redis/v9"
@@ -123,7 +124,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
-	po.ProtectedCookies = []string{cfg.Session.CookieName, login.CSRFCookieName, login.CSRFCookieNameSecure}
+	po.ProtectedCookies = []string{cfg.Session.CookieName, login.CSRFCookieName, login.CSRFCookieNameSecure,
+		oidclogin.CookieName, oidclogin.CookieNameSecure}
 	if g.verifier != nil {
 		po.Bearer = g.verifier
 	}
@@ -183,14 +185,23 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	lh, err := login.New(login.Options{
-		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
-		Decider: g.decider, Metrics: s.m, Logger: s.log,
-	})
+	mux := http.NewServeMux()
+	ext, err := s.oidcLogin(ctx, cfg, g)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
+	if ext != nil {
+		mux.Handle(proxy.ReservedPrefix+"oidc/", ext)
+	}
+	lo := login.Options{
+		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
+		Decider: g.decider, Metrics: s.m, Logger: s.log,
+	}
+	withOIDC(&lo, cfg, ext)
+	lh, err := login.New(lo)
+	if err != nil {
+		return nil, err
+	}
 	mux.Handle(proxy.ReservedPrefix, lh)
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
 		return nil, err

@@ -96,7 +96,8 @@ func loadMaterial(cfg *config.Config) (*material, error) {
 		m.redisPassword = string(read("store.redis.password_file", f))
 	}
 	loadTLSMaterial(cfg, m, fail)
-	ps, err := pages.New(pages.Options{Title: cfg.Login.Title, LogoURL: cfg.Login.LogoURL, Dir: cfg.Login.TemplatesDir})
+	ps, err := pages.New(pages.Options{Title: cfg.Login.Title, LogoURL: cfg.Login.LogoURL, Dir: cfg.Login.TemplatesDir,
+		FormActions: oidcFormActions(cfg)})
 	if err != nil {
 		fail("login.templates_dir", err)
 	}

@@ -62,6 +62,14 @@ type Options struct {
 	// Now is the clock of the rule that logs repeated refusals from one
 	// client once a minute; nil means time.Now.
 	Now func() time.Time
+	// External adds the OIDC providers' buttons to the login page and
+	// RP-initiated logout; nil means none.
+	External External
+	// NoPassword leaves the password form out (no local users).
+	NoPassword bool
+	// AutoRedirect (login.auto_redirect) sends the login page straight to
+	// the one provider when NoPassword is set.
+	AutoRedirect bool
 }
 
 type handler struct {
@@ -181,6 +189,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	if id, err := h.o.Sessions.Authenticate(r); err == nil {
 		user = id.User
 	}
+	next := h.endSession(r)
 	log := h.o.Logger.With("user", httpx.Clip(user), "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
 	if err := h.o.Sessions.Logout(r.Context(), w, r); err != nil {
 		log.Error("logout failed: session not deleted", "event", "logout", "error", err)
@@ -188,7 +197,10 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("logout", "event", "logout")
-	w.Header().Set("Location", LoginPath+"?"+signedOutQuery+"=1")
+	if next == "" {
+		next = LoginPath + "?" + signedOutQuery + "=1"
+	}
+	w.Header().Set("Location", next)
 	w.WriteHeader(http.StatusSeeOther)
 }
 
@@ -199,6 +211,7 @@ type userinfoBody struct {
 	Groups    []string `json:"groups"`
 	Method    string   `json:"method"`
 	ExpiresAt int64    `json:"expires_at"`
+	Provider  string   `json:"provider,omitempty"` // the OIDC provider of an external session
 }
 
 // userinfoRoute is what userinfo asks of the caller: any credential, no
@@ -228,6 +241,7 @@ func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.WriteJSON(w, http.StatusOK, userinfoBody{
 		User: id.User, Email: id.Email, Groups: groups, Method: id.Method, ExpiresAt: exp,
+		Provider: sessionProvider(id),
 	})
 }
 

@@ -34,6 +34,10 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, status int, 
 			p.User, p.Notice = pageUser(id), ""
 		}
 	}
+	if to := h.external(r, &p); to != "" {
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
 	h.render(w, r, status, pages.Login, p)
 }
 

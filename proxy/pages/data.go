@@ -24,6 +24,11 @@ type Page struct {
 	Username string // the username field's value (kept after a failed attempt)
 	SignedIn bool   // sign-out page: a session may exist (User is nil when it could not be read)
 	User     *User  // the signed-in user, nil when there is none
+	// Sign-in page: one button per OIDC provider (oidc.providers), and
+	// whether the password form is left out (no local users, only
+	// providers).
+	Providers    []Provider
+	HidePassword bool
 
 	// Error page.
 	Status    int    // the HTTP status, e.g. 403
@@ -32,6 +37,14 @@ type Page struct {
 	Detail    string // for 4xx: the JSON body's error_description as a sentence
 	RequestID string // the X-Request-Id of this answer
 	Retry     bool   // trying again may help (502, 503, 504): the template links to href=""
+	Again     string // a local URL that starts the action again (an OIDC sign-in's error page); "" for none
+}
+
+// Provider is an OIDC provider's button on the sign-in page.
+type Provider struct {
+	Name  string // oidc.providers[].name
+	Title string // the button's text
+	URL   string // /.gatehouse/oidc/start?provider=NAME&rd=…
 }
 
 // User is the signed-in user shown on the pages.
@@ -60,6 +73,10 @@ func samples(now time.Time) []sample {
 		{Login, "sign-in form", Page{CSRF: tok, Redirect: "/"}, []string{"username", "password", "csrf_token", "rd"}},
 		{Login, "failed sign-in", Page{CSRF: tok, Redirect: "/app", Username: "alice",
 			Error: "Invalid username or password."}, []string{"username", "password", "csrf_token", "rd"}},
+		{Login, "providers", Page{CSRF: tok, Redirect: "/app", Providers: []Provider{{Name: "corp", Title: "Sign in with Corp SSO",
+			URL: "/.gatehouse/oidc/start?provider=corp&rd=%2Fapp"}}}, []string{"username", "password", "csrf_token", "rd"}},
+		{Login, "providers only", Page{CSRF: tok, Redirect: "/", HidePassword: true, Providers: []Provider{{Name: "corp", Title: "Sign in with Corp SSO",
+			URL: "/.gatehouse/oidc/start?provider=corp&rd=%2F"}}}, nil},
 		{Login, "signed out", Page{CSRF: tok, Redirect: "/", Notice: "You have been signed out."}, nil},
 		{Login, "signed in", Page{CSRF: tok, Redirect: "/app", User: alice}, []string{"csrf_token"}},
 		{Logout, "signed in", Page{CSRF: tok, Redirect: "/", SignedIn: true, User: alice}, []string{"csrf_token"}},

@@ -63,3 +63,15 @@ func (s *Set) WriteError(w http.ResponseWriter, r *http.Request, status int, cod
 	retry := status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 	_ = s.Render(w, status, Error, errorPage(status, code, description, httpx.RequestID(r), retry))
 }
+
+// WriteSignInError is WriteError for a failed sign-in at an identity
+// provider: the page also links to again (a local URL that starts the
+// sign-in again).
+func (s *Set) WriteSignInError(w http.ResponseWriter, r *http.Request, status int, code, description, again string) {
+	retry := status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+	p := errorPage(status, code, description, httpx.RequestID(r), retry)
+	if IsLocalPath(again) {
+		p.Again = again
+	}
+	_ = s.Render(w, status, Error, p)
+}

@@ -46,6 +46,10 @@ type Options struct {
 	Dir string
 	// Now is the clock for readable times; nil means time.Now.
 	Now func() time.Time
+	// FormActions are origins (scheme://host[:port]) the CSP's form-action
+	// allows besides 'self': a logout form's POST that is redirected to an
+	// IdP's end-session endpoint is blocked by the browser otherwise.
+	FormActions []string
 }
 
 // Set is a parsed, checked set of page templates with their stylesheet and
@@ -81,7 +85,7 @@ func New(o Options) (*Set, error) {
 	s.style = template.CSS(files[styleFile].text)
 	sum := sha256.Sum256([]byte(s.style))
 	s.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		imgSrc + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		imgSrc + "form-action 'self'" + formActions(o.FormActions) + "; frame-ancestors 'none'; base-uri 'none'"
 	for _, name := range []string{Login, Logout, Error} {
 		t := template.New(name)
 		if _, err := t.New(base).Parse(files[base].text); err != nil {
