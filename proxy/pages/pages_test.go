@@ -90,6 +90,15 @@ func TestBuiltinPages(t *testing.T) {
 			[]string{"<h1>Signed in as alice</h1>", "alice@example.com", "Session ends at 10:05 UTC if idle.",
 				`<a class="button" href="/reports">Continue</a>`, `action="/.gatehouse/logout"`, ">Sign out</button>"},
 			[]string{`name="password"`}},
+		{"providers beside the password form", Login, Page{CSRF: "tok", Redirect: "/", Providers: []Provider{
+			{Name: "corp", Title: "Sign in with Corp SSO", URL: "/.gatehouse/oidc/start?provider=corp&rd=%2f"},
+			{Name: "google", Title: "Sign in with Google", URL: "/.gatehouse/oidc/start?provider=google&rd=%2f"}}},
+			[]string{`<a class="button" href="/.gatehouse/oidc/start?provider=corp&amp;rd=%2f">Sign in with Corp SSO</a>`,
+				`<a class="button next" href="/.gatehouse/oidc/start?provider=google&amp;rd=%2f">Sign in with Google</a>`,
+				`<p class="divider">or with a password</p>`, `name="password"`}, nil},
+		{"providers only", Login, Page{CSRF: "tok", Redirect: "/", HidePassword: true, Providers: []Provider{
+			{Name: "corp", Title: "Sign in with Corp SSO", URL: "/.gatehouse/oidc/start?provider=corp&rd=%2f"}}},
+			[]string{">Sign in with Corp SSO</a>"}, []string{`class="divider"`, `name="password"`}},
 		{"sign out", Logout, Page{CSRF: "tok", Redirect: "/app", SignedIn: true, User: alice},
 			[]string{"<title>Sign out</title>", "<h1>Sign out</h1>", "You are signed in as <strong>alice</strong>. Do you want to sign out?",
 				`<a class="button secondary" href="/app">Cancel</a>`, ">Sign out</button>"}, nil},
