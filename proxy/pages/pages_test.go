@@ -99,6 +99,10 @@ func TestBuiltinPages(t *testing.T) {
 		{"providers only", Login, Page{CSRF: "tok", Redirect: "/", HidePassword: true, Providers: []Provider{
 			{Name: "corp", Title: "Sign in with Corp SSO", URL: "/.gatehouse/oidc/start?provider=corp&rd=%2f"}}},
 			[]string{">Sign in with Corp SSO</a>"}, []string{`class="divider"`, `name="password"`}},
+		{"sign-in error with a way to start again", Error, Page{Status: 503, Heading: "Temporarily unavailable",
+			Message: "Sign-in is temporarily unavailable.", Retry: true, Again: "/.gatehouse/oidc/start?provider=corp&rd=%2f"},
+			[]string{`<a class="button" href="/.gatehouse/oidc/start?provider=corp&amp;rd=%2f">Sign in again</a>`,
+				`<a class="button secondary" href="/">Go to the start page</a>`}, []string{"Try again"}},
 		{"sign out", Logout, Page{CSRF: "tok", Redirect: "/app", SignedIn: true, User: alice},
 			[]string{"<title>Sign out</title>", "<h1>Sign out</h1>", "You are signed in as <strong>alice</strong>. Do you want to sign out?",
 				`<a class="button secondary" href="/app">Cancel</a>`, ">Sign out</button>"}, nil},
