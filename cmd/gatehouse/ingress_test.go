@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
 	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
@@ -347,5 +349,53 @@ func TestForwardAuthUntrustedCaller(t *testing.T) {
 		if resp.StatusCode != 403 {
 			t.Errorf("%s from an untrusted client: %d, want 403", c.path, resp.StatusCode)
 		}
+	}
+}
+
+// TestForwardAuthBrowserLogin drives Chromium through the whole sign-in
+// behind real nginx and real Caddy (issue point 3): protected page → login
+// page → back on the page with the identity → logout → login page again.
+func TestForwardAuthBrowserLogin(t *testing.T) {
+	chromium := browserPath(t)
+	in := startGatehouse(t, ingressConfig, map[string]string{"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256")})
+	app, _ := upstream(t)
+	gh, appAddr := strings.TrimPrefix(in.URL, "http://"), strings.TrimPrefix(app.URL, "http://")
+	for _, ing := range []struct {
+		name  string
+		start func(*testing.T, string, string) string
+	}{{"nginx", startNginx}, {"caddy", startCaddy}} {
+		t.Run(ing.name, func(t *testing.T) {
+			base := ing.start(t, gh, appAddr)
+			ctx := newBrowser(t, chromium, 60*time.Second)
+			browse(t, ctx, "open a protected page", chromedp.Navigate(base+"/reports?year=2024"))
+			if rd := onLoginPage(t, ctx, "redirect to login").Query().Get("rd"); rd != "/reports?year=2024" {
+				t.Errorf("login page rd %q, want %q", rd, "/reports?year=2024")
+			}
+			browse(t, ctx, "log in",
+				chromedp.SendKeys(chromedp.CSS(`#username`), "alice"),
+				chromedp.SendKeys(chromedp.CSS(`#password`), testPassword),
+				chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+				chromedp.WaitReady(chromedp.CSS(`body > pre`)))
+			if loc := read(t, ctx, "location after login", chromedp.Location()); loc != base+"/reports?year=2024" {
+				t.Errorf("after login at %q, want %q", loc, base+"/reports?year=2024")
+			}
+			body := read(t, ctx, "echo JSON", chromedp.TextContent(chromedp.CSS(`body > pre`)))
+			var e echo.Request
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("after login the page is not the app's JSON: %v", err)
+			}
+			if u, m := echoHeader(e, "X-Auth-User"), echoHeader(e, "X-Auth-Method"); u != "alice" || m != "session" {
+				t.Errorf("the app saw X-Auth-User %q, X-Auth-Method %q; want alice, session", u, m)
+			}
+			browse(t, ctx, "log out",
+				chromedp.Navigate(base+"/.gatehouse/logout"),
+				chromedp.WaitVisible(chromedp.CSS(`button[type=submit]`)),
+				chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+			onLoginPage(t, ctx, "after logout")
+			browse(t, ctx, "protected page after logout", chromedp.Navigate(base+"/reports"))
+			if rd := onLoginPage(t, ctx, "back to login").Query().Get("rd"); rd != "/reports" {
+				t.Errorf("login page rd %q, want %q", rd, "/reports")
+			}
+		})
 	}
 }
