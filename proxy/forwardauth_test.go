@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-proxy/gatehouse/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -218,5 +222,54 @@ func TestForwardAuthMetricsAndLog(t *testing.T) {
 	}
 	if l := lines[2]; l["path"] != "/public/%2e%2e/api" || l["status"] != 400.0 {
 		t.Errorf("refused access line %v", l)
+	}
+}
+
+// forwardAuthAsk builds a Handler with forward-auth on, the test client
+// trusted, no access log, and returns a request asking about a jwt route
+// with a known token.
+func forwardAuthAsk(tb testing.TB) (http.Handler, *http.Request) {
+	tb.Helper()
+	m := metrics.New(prometheus.NewRegistry(), "test")
+	up, _ := url.Parse("http://127.0.0.1:1")
+	h, err := New(Options{
+		Routes: testRoutes(), Upstream: up, Metrics: m, ForwardAuth: true, NoAccessLog: true,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		Headers:        Headers{User: "X-Auth-User", Email: "X-Auth-Email", Groups: "X-Auth-Groups", Method: "X-Auth-Method"},
+		Bearer:         tokenTable{"good": {id: alice}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", AuthRequestPath, nil)
+	r.Header.Set("X-Original-Method", "GET")
+	r.Header.Set("X-Original-URI", "/api/things?x=1")
+	r.Header.Set("Authorization", "Bearer good")
+	return h, r
+}
+
+// TestForwardAuthAllocations: a decision for a cached Bearer token is not
+// allocation-heavy (the door's own work: describe, route, decide, answer).
+func TestForwardAuthAllocations(t *testing.T) {
+	h, r := forwardAuthAsk(t)
+	allocs := testing.AllocsPerRun(200, func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+	t.Logf("%.0f allocations per decision (httptest.ResponseRecorder included)", allocs)
+	if allocs > 40 {
+		t.Errorf("%.0f allocations per decision, want at most 40", allocs)
+	}
+}
+
+// BenchmarkForwardAuthDecision: one auth-request decision in process.
+func BenchmarkForwardAuthDecision(b *testing.B) {
+	h, r := forwardAuthAsk(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }
