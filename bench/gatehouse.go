@@ -56,6 +56,8 @@ func writeGatehouseFiles(dir, listen, admin, upstream, redisAddr string) (string
 	cfg := fmt.Sprintf(`listen: %q
 upstream: %q
 admin: {listen: %q}
+trusted_proxies: ["127.0.0.1/32"]
+forward_auth: {enabled: true}
 %s
 users: {file: %q}
 session: {secure: false}

@@ -188,6 +188,15 @@ func measureGatehouse(o options, dir, upURL string) ([]row, []string, error) {
 		measure(o, "gatehouse auth: jwt (ES256, "+store+")", g.url+"/jwt/x", http.Header{"Authorization": {g.bearer}}, m),
 		measure(o, "gatehouse auth: session ("+store+")", g.url+"/session/x", http.Header{"Cookie": {g.cookie}}, m),
 	}
+	// Forward-auth: nginx proxies to the upstream and asks Gatehouse with
+	// auth_request (deploy/forward-auth/nginx.conf); allocs/req are
+	// Gatehouse's, per decision.
+	if ng, ngURL, err := startNginxAuth(dir, upURL, g.url); err != nil {
+		notes = append(notes, "nginx with auth_request failed to start: "+err.Error())
+	} else if ng != nil {
+		rows = append(rows, measure(o, "nginx + auth_request → gatehouse jwt", ngURL+"/jwt/x", http.Header{"Authorization": {g.bearer}}, m))
+		ng.stop()
+	}
 	return rows, notes, nil
 }
 
@@ -231,6 +240,19 @@ func printTable(w io.Writer, o options, rows []row, notes []string) {
 			verdict = "BELOW"
 		}
 		fmt.Fprintf(w, "target: %s ≥ %.2f× bare Go proxy: %.2f× (%s)\n", strings.TrimPrefix(t.prefix, "gatehouse "), t.want, got, verdict)
+	}
+	if fa := find("nginx + auth_request"); !math.IsNaN(fa) {
+		sidecar := find("gatehouse auth: jwt")
+		for _, c := range []struct {
+			what      string
+			got, want float64
+		}{{"nginx + auth_request ≥ 0.50× nginx plain", fa / nginx, 0.5}, {"nginx + auth_request > gatehouse jwt (sidecar)", fa / sidecar, 1}} {
+			verdict := "meets"
+			if !(c.got >= c.want) || (c.want == 1 && c.got == 1) {
+				verdict = "BELOW"
+			}
+			fmt.Fprintf(w, "target: %s: %.2f× (%s)\n", c.what, c.got, verdict)
+		}
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)

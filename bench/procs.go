@@ -161,3 +161,43 @@ http {
 	}
 	return p, "http://" + addr, waitHTTP("http://" + addr + "/")
 }
+
+// startNginxAuth starts nginx with the shipped forward-auth server block
+// (deploy/forward-auth/nginx.conf), asking gatehouse with auth_request in
+// front of upstream, or returns nil when nginx is not installed.
+func startNginxAuth(dir, upstream, gatehouse string) (*proc, string, error) {
+	path, err := exec.LookPath("nginx")
+	if err != nil {
+		return nil, "", nil
+	}
+	site, err := os.ReadFile(filepath.Join("deploy", "forward-auth", "nginx.conf"))
+	if err != nil {
+		return nil, "", err
+	}
+	addr := freeAddr()
+	r := strings.NewReplacer("listen 80;", "listen "+addr+";",
+		"server 127.0.0.1:8080;", "server "+strings.TrimPrefix(gatehouse, "http://")+";",
+		"server 127.0.0.1:3000;", "server "+strings.TrimPrefix(upstream, "http://")+";",
+		"keepalive 32;", "keepalive 64;")
+	conf := fmt.Sprintf(`worker_processes 1;
+daemon off;
+pid %[1]s/nginx-auth.pid;
+error_log %[1]s/nginx-auth-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/nginx-body;
+  proxy_temp_path %[1]s/nginx-proxy;
+%[2]s
+}
+`, dir, r.Replace(string(site)))
+	cf := filepath.Join(dir, "nginx-auth.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		return nil, "", err
+	}
+	p, err := start("nginx-auth", "", path, "-p", dir, "-c", cf)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, "http://" + addr, waitHTTP("http://" + addr + "/public-check")
+}

@@ -26,6 +26,15 @@ type Config struct {
 	Log          Log      `koanf:"log"`
 	Routes       []Route  `koanf:"routes"`
 	OIDC         OIDC     `koanf:"oidc"`
+	// ForwardAuth turns on the forward-auth decision endpoints.
+	ForwardAuth ForwardAuth `koanf:"forward_auth"`
+}
+
+// ForwardAuth configures /.gatehouse/auth/auth-request (nginx) and
+// /.gatehouse/auth/forward-auth (Traefik, Caddy), answered only for clients
+// in trusted_proxies. Enabled false (the default): both are 404.
+type ForwardAuth struct {
+	Enabled bool `koanf:"enabled"`
 }
 
 // Log configures Gatehouse's own log on stdout.

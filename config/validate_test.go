@@ -67,6 +67,9 @@ func TestValidateListenersAndUpstreams(t *testing.T) {
 				`trusted_proxies[1]: "10.0.0.0/33" is not a CIDR or IP address; write e.g. "10.0.0.0/8" or "192.168.1.10"`,
 				`trusted_proxies[2]: "proxy.local" is not a CIDR or IP address; write e.g. "10.0.0.0/8" or "192.168.1.10"`,
 			}},
+		{"forward auth with trusted proxies", func(c *Config) { c.ForwardAuth.Enabled = true; c.TrustedProxies = []string{"10.0.0.0/8"} }, nil},
+		{"forward auth without trusted proxies", func(c *Config) { c.ForwardAuth.Enabled = true },
+			[]string{`forward_auth.enabled: true, but trusted_proxies is empty, so every caller would get 403; list the ingress's addresses in trusted_proxies, or set enabled: false`}},
 	})
 }
 

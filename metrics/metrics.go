@@ -48,6 +48,8 @@ type Metrics struct {
 	ConfigReloads      *prometheus.CounterVec   // result
 	BuildInfo          *prometheus.GaugeVec     // version, goversion
 	StoreErrorsAllowed prometheus.Counter       // requests let through by on_error: allow
+	// ForwardAuthDecisions counts forward-auth answers (route, outcome).
+	ForwardAuthDecisions *prometheus.CounterVec
 
 	// Gauges of the process's state. The FuncGauges read live state from the
 	// function given to their Set and are absent until then.
@@ -117,6 +119,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "store_errors_allowed_total",
 			Help: "Requests let through because the store could not answer and store.on_error is allow.",
 		}),
+		ForwardAuthDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "forward_auth_decisions_total",
+			Help: "Forward-auth decisions (nginx auth_request, Traefik, Caddy) by the described request's route and outcome.",
+		}, []string{"route", "outcome"}),
 		Inflight: newFuncGauge("inflight_requests",
 			"Requests on the proxy listener being served now, upgraded (WebSocket) connections included."),
 		StoreUp: newFuncGauge("store_up",
@@ -136,7 +142,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Requests, m.RequestDuration, m.AuthDuration, m.UpstreamResponses,
 		m.UpstreamDuration, m.StoreOperations, m.StoreDuration, m.Logins, m.JWKSRefreshes,
-		m.Revocations, m.ConfigReloads, m.BuildInfo, m.StoreErrorsAllowed,
+		m.Revocations, m.ConfigReloads, m.BuildInfo, m.StoreErrorsAllowed, m.ForwardAuthDecisions,
 		m.Inflight, m.StoreUp, m.RevocationSubscriptionUp, m.ConfigLastReloadSuccess, m.ConfigLastReloadTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -94,6 +94,10 @@ type Options struct {
 	// NoAccessLog turns the access line off (config log.access: false);
 	// metrics are still recorded and other lines still logged.
 	NoAccessLog bool
+	// ForwardAuth turns on the forward-auth doors AuthRequestPath and
+	// ForwardAuthPath (config forward_auth.enabled), for clients in
+	// TrustedProxies. False: both answer 404.
+	ForwardAuth bool
 }
 
 // Handler is the proxy listener's handler. It is immutable after New and safe
@@ -117,6 +121,7 @@ type Handler struct {
 	cookies     map[string]struct{} // ownCookies lower-cased, for Set-Cookie
 	ownCookies  []string            // session cookie and Options.ProtectedCookies, for Cookie
 	bodyTimeout time.Duration
+	forwardAuth bool // Options.ForwardAuth
 }
 
 // New compiles the routes and builds the forwarder.
@@ -131,7 +136,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
 		assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
-		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout,
+		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout, forwardAuth: o.ForwardAuth,
 	}
 	h.ownCookies = ownCookies(o.Sessions, o.ProtectedCookies)
 	h.cookies = cookieSet(h.ownCookies)
@@ -144,6 +149,9 @@ func New(o Options) (*Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		if o.ForwardAuth {
+			rt.fwd = newFwdCounters(o.Metrics, r.Name, r.Auth)
+		}
 		h.routes = append(h.routes, rt)
 	}
 	for name, p := range map[string]**route{
@@ -151,6 +159,9 @@ func New(o Options) (*Handler, error) {
 	} {
 		*p = &route{Route: Route{Name: name, Auth: AuthNone}}
 		(*p).resolveMetrics(o.Metrics, name, AuthNone)
+		if o.ForwardAuth && name != metrics.RouteGatehouse {
+			(*p).fwd = newFwdCounters(o.Metrics, name, AuthNone)
+		}
 	}
 	h.fwd = newForwarder(h, o.Transport, o.UpstreamTimeout)
 	return h, nil
@@ -166,6 +177,8 @@ type exchange struct {
 	upStart   time.Time
 	outcome   string
 	path      string // the merged path the route was matched on
+	fwd       bool   // a forward-auth decision: route, outcome and path are the described request's
+	method    string // the described request's method (fwd); "": the request's own
 
 	body *clientBody // nil: the request has no body
 }
@@ -201,6 +214,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.path = mergeSlashes(r.URL.Path)
 	if x.path != r.URL.Path {
 		r.URL.Path, r.URL.RawPath = x.path, mergeSlashes(r.URL.RawPath)
+	}
+	if isForwardAuthPath(x.path) {
+		h.serveForwardAuth(sw, r, x)
+		return
 	}
 	if strings.HasPrefix(x.path, ReservedPrefix) {
 		h.serveReserved(sw, r, x)
@@ -269,12 +286,16 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if x.outcome == "" {
 		x.outcome = metrics.OutcomeError
 	}
-	c, ok := rt.outcomes[x.outcome]
-	if !ok { // a combination metrics.RequestOutcomes does not list: still counted
-		c = h.m.Requests.WithLabelValues(rt.Name, rt.Auth, x.outcome)
+	if x.fwd {
+		h.countForwardAuth(rt, x.outcome)
+	} else {
+		c, ok := rt.outcomes[x.outcome]
+		if !ok { // a combination metrics.RequestOutcomes does not list: still counted
+			c = h.m.Requests.WithLabelValues(rt.Name, rt.Auth, x.outcome)
+		}
+		c.Inc()
+		rt.duration.Observe(d.Seconds())
 	}
-	c.Inc()
-	rt.duration.Observe(d.Seconds())
 	if !h.access || !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
@@ -286,14 +307,21 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	method := r.Method
+	if x.method != "" {
+		method = x.method
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
-		slog.String("method", httpx.Clip(r.Method)), slog.String("path", httpx.Clip(x.path)), slog.Int("status", status),
+		slog.String("method", httpx.Clip(method)), slog.String("path", httpx.Clip(x.path)), slog.Int("status", status),
 		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", httpx.Clip(user)),
 		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Float64("duration_seconds", d.Seconds()),
 	}
 	if !x.upStart.IsZero() {
 		attrs = append(attrs, slog.Float64("upstream_seconds", time.Since(x.upStart).Seconds()))
+	}
+	if x.fwd {
+		attrs = append(attrs, slog.Bool("forward_auth", true))
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

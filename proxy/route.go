@@ -86,6 +86,7 @@ type route struct {
 	authDur  prometheus.Observer
 	upDur    prometheus.Observer
 	upCodes  [6]prometheus.Counter // index = status/100
+	fwd      fwdCounters           // forward-auth decisions; nil when forward_auth is off
 }
 
 // matches reports whether the route takes the request; host is the request

@@ -124,6 +124,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
+	po.ForwardAuth = cfg.ForwardAuth.Enabled
 	po.ProtectedCookies = []string{cfg.Session.CookieName, login.CSRFCookieName, login.CSRFCookieNameSecure,
 		oidclogin.CookieName, oidclogin.CookieNameSecure}
 	if g.verifier != nil {
