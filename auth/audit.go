@@ -101,3 +101,24 @@ func Audit(ctx context.Context, a Auditor, e AuditEvent) {
 		a.Audit(ctx, e)
 	}
 }
+
+type auditClientKey struct{}
+
+// AuditClient is the client of a request as audit events name it.
+type AuditClient struct {
+	IP        string
+	RequestID string
+}
+
+// WithAuditClient returns ctx carrying the request's client, for audit
+// events recorded below the HTTP layer (refresh-token reuse).
+func WithAuditClient(ctx context.Context, c AuditClient) context.Context {
+	return context.WithValue(ctx, auditClientKey{}, c)
+}
+
+// AuditClientOf returns the client WithAuditClient stored, or the zero
+// value.
+func AuditClientOf(ctx context.Context) AuditClient {
+	c, _ := ctx.Value(auditClientKey{}).(AuditClient)
+	return c
+}

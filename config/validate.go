@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	checkChoice(&p, "log.format", "format", c.Log.Format, "json", "text")
 	c.validateRoutes(&p)
 	c.validateOIDC(&p)
+	c.validateConsole(&p)
 	return p.err()
 }
 

@@ -93,6 +93,7 @@ var cases = []struct {
 	{"RefreshFamiliesIsolated", testRefreshFamiliesIsolated},
 	{"RefreshExpiry", testRefreshExpiry},
 	{"RefreshConcurrentSpend", testRefreshConcurrentSpend},
+	{"RefreshReuseNamesHolder", testRefreshReuseNamesHolder},
 }
 
 // Run runs every contract case: revocations, sessions, refresh families,
