@@ -75,6 +75,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &generation{cfg: cfg, signer: mat.signer, pages: mat.pages, cancel: cancel}
+	s.setAuditMax(cfg.Audit.MaxEvents)
 	fail := func(err error) (*generation, error) { cancel(); return nil, err }
 	if len(mat.issuers) > 0 {
 		v, err := jwtauth.NewVerifier(jwtauth.Options{
@@ -195,7 +196,7 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	}
 	lo := login.Options{
 		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
-		Decider: g.decider, Metrics: s.m, Logger: s.log,
+		Decider: g.decider, Metrics: s.m, Logger: s.log, Audit: s.auditor(),
 	}
 	withOIDC(&lo, cfg, ext)
 	lh, err := login.New(lo)
