@@ -207,6 +207,9 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
 		return nil, err
 	}
+	if err := s.mountConsole(mux, cfg, g); err != nil {
+		return nil, err
+	}
 	return mux, nil
 }
 
