@@ -357,6 +357,14 @@ func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request) {
 		if id.TokenID != "" {
 			tv.Revoked, _ = h.o.Store.JTIRevoked(r.Context(), id.TokenID)
 		}
+		for _, c := range []claim{
+			{"user", id.User}, {"issuer", id.Issuer}, {"jti", id.TokenID},
+			{"issued at", h.clock(id.IssuedAt)}, {"expires at", h.clock(id.ExpiresAt)},
+		} {
+			if c.Value != "" {
+				tv.Claims = append(tv.Claims, claim{Name: c.Name, Value: httpx.Clip(c.Value)})
+			}
+		}
 		names := make([]string, 0, len(id.Claims))
 		for k := range id.Claims {
 			names = append(names, k)
