@@ -365,8 +365,28 @@ func TestConsoleRefusals(t *testing.T) {
 	admin.page("/.gatehouse/admin/users?q="+strings.Repeat("u", 1025), 400)
 	admin.page("/.gatehouse/admin/events?kind=nope", 400)
 
+	// An admin demoted in the users file while the console is open: the
+	// next action is refused.
+	demoted := newConsoleClient(t, in.URL, "x")
+	demoted.login("alice")
+	_, dcsrf := demoted.page("/.gatehouse/admin/users/bob", 200)
+	writeFiles(t, in.Dir, map[string]string{"users.yaml": strings.Replace(consoleUsers(), "groups: [admins]", "groups: [staff]", 1)})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, _ := demoted.do("POST", "/.gatehouse/admin/users/bob/end-all", url.Values{"csrf_token": {dcsrf}, "confirm": {"yes"}})
+		if resp.StatusCode == http.StatusForbidden {
+			break
+		}
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther || time.Now().After(deadline) {
+			t.Fatalf("demoted admin's action: %d", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	writeFiles(t, in.Dir, map[string]string{"users.yaml": consoleUsers()})
+	bob.login("bob") // the demoted admin's first tries may have ended his sessions
+
 	// The session ends between page load and POST: the login page.
-	adminOK(t, in, "DELETE", "/admin/sessions?user=alice", "", `{"deleted":1}`)
+	adminOK(t, in, "DELETE", "/admin/sessions?user=alice", "", `{"deleted":2}`) // both alice clients
 	resp, _ := admin.do("POST", "/.gatehouse/admin/users/bob/end-all", url.Values{"csrf_token": {csrf}, "confirm": {"yes"}})
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/.gatehouse/login") {
 		t.Errorf("POST after the session ended: %d %s", resp.StatusCode, resp.Header.Get("Location"))
