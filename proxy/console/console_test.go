@@ -277,4 +277,3 @@ func TestTokens(t *testing.T) {
 		t.Errorf("bad exp: %d", w.Code)
 	}
 }
-
