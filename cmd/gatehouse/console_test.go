@@ -82,11 +82,6 @@ func newConsoleClient(t *testing.T, base, ua string) *consoleClient {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// on returns a browser sharing b's cookies against another replica.
-func (b *consoleClient) on(base string) *consoleClient {
-	return &consoleClient{t: b.t, c: b.c, base: base, ua: b.ua}
-}
-
 func (b *consoleClient) do(method, path string, form url.Values, headers ...string) (*http.Response, string) {
 	b.t.Helper()
 	var body io.Reader
