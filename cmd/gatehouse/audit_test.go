@@ -17,6 +17,7 @@ const auditTestConfig = `
 listen: "{{listen}}"
 upstream: "{{upstream}}"
 admin: {listen: "{{admin}}", token_file: "{{dir}}/admin.token"}
+trusted_proxies: ["127.0.0.1"]
 store: {type: {{store}}, redis: {addrs: ["{{redis}}"]}}
 audit: {max_events: 50}
 users: {file: "{{dir}}/users.yaml"}
@@ -82,12 +83,14 @@ func TestAuditTrailTwoReplicas(t *testing.T) {
 	}
 	cookie := browserLogin(t, a.URL)
 	// refresh_reuse on B: grant, refresh, reuse.
-	status, body := postForm(t, b.URL+"/.gatehouse/token", url.Values{
+	// The victim signs in and refreshes from 203.0.113.5; the thief
+	// replays the spent token from 198.51.100.9 (through a trusted proxy).
+	status, body := postFrom(t, b.URL+"/.gatehouse/token", "203.0.113.5", url.Values{
 		"grant_type": {"password"}, "username": {"alice"}, "password": {admAlicePassword}})
 	_, rt1 := grantTokens(t, status, body)
-	status, body = refreshGrant(t, b, rt1)
+	status, body = postFrom(t, b.URL+"/.gatehouse/token", "203.0.113.5", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}})
 	_, rt2 := grantTokens(t, status, body)
-	if s, _ := refreshGrant(t, b, rt1); s != http.StatusBadRequest {
+	if s, _ := postFrom(t, b.URL+"/.gatehouse/token", "198.51.100.9", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1}}); s != http.StatusBadRequest {
 		t.Fatalf("reuse: %d", s)
 	}
 	// forced_logout through A's admin API.
@@ -116,7 +119,8 @@ func TestAuditTrailTwoReplicas(t *testing.T) {
 	}
 	reuse := got[2]
 	if reuse.User != "alice" || !strings.Contains(reuse.Detail, "family ") || !strings.Contains(reuse.Detail, "family revoked") ||
-		!strings.Contains(reuse.Detail, "last issued to 127.0.0.1") || !strings.Contains(reuse.Detail, "reused from 127.0.0.1") {
+		!strings.Contains(reuse.Detail, "last issued to 203.0.113.5") || !strings.Contains(reuse.Detail, "reused from 198.51.100.9") ||
+		reuse.IP != "198.51.100.9" {
 		t.Errorf("refresh_reuse event: %+v", reuse)
 	}
 	if f := auditEvents(t, a, "?kind=login&user=alice&limit=1"); len(f) != 1 || f[0].Kind != "login" || f[0].Detail != "password grant" {
@@ -170,4 +174,24 @@ func TestAuditTrailMemoryCap(t *testing.T) {
 	if len(got) != 50 {
 		t.Errorf("kept %d events, want audit.max_events = 50", len(got))
 	}
+}
+
+// postFrom posts v as a client at ip behind a trusted proxy (X-Forwarded-For)
+// and decodes the JSON answer.
+func postFrom(t *testing.T, u, ip string, v url.Values) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest("POST", u, strings.NewReader(v.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", ip)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
 }
