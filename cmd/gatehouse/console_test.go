@@ -389,4 +389,17 @@ func TestConsoleRefusals(t *testing.T) {
 	if resp, _ := bob.do("GET", "/app", nil); resp.StatusCode != http.StatusOK {
 		t.Error("the refused POST ended bob's sessions")
 	}
+
+	// bob signs out: a logout event.
+	_, page := bob.do("GET", "/.gatehouse/logout", nil)
+	m := consoleCSRFRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no csrf_token on the logout page")
+	}
+	if resp, _ := bob.do("POST", "/.gatehouse/logout", url.Values{"csrf_token": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if evs := auditEvents(t, in, "?kind=logout"); len(evs) != 1 || evs[0].User != "bob" {
+		t.Errorf("logout events: %+v", evs)
+	}
 }
