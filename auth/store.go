@@ -121,6 +121,10 @@ type RefreshRecord struct {
 	// password grant was checked against (users.Fingerprint); a refresh
 	// after the hash changed is refused.
 	Credential string `json:"cred,omitempty"`
+	// IP is the address of the client the token was issued to (the
+	// password grant's or the refresh's), for the refresh_reuse audit
+	// event.
+	IP string `json:"ip,omitempty"`
 }
 
 // TokenRef names an access token issued with a refresh token, so that
@@ -140,8 +144,10 @@ type RefreshStore interface {
 	CreateRefresh(ctx context.Context, rec RefreshRecord, access TokenRef) error
 	// SpendRefresh consumes the live token with this key, in one atomic
 	// step, and returns its record. A token that was spent before, or whose
-	// family is revoked, returns a record holding only Family, with
-	// ErrRevoked; an unknown or expired key returns ErrNotFound.
+	// family is revoked, returns ErrRevoked with a record holding Family
+	// and, when the family still has a live token (a spent token's
+	// successor), that token's User and IP (the client the family was last
+	// issued to); an unknown or expired key returns ErrNotFound.
 	SpendRefresh(ctx context.Context, key string) (RefreshRecord, error)
 	// RevokeFamily marks the family revoked, drops its live tokens and
 	// returns the access tokens issued from it that have not expired; first

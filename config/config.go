@@ -26,6 +26,7 @@ type Config struct {
 	Log          Log      `koanf:"log"`
 	Routes       []Route  `koanf:"routes"`
 	OIDC         OIDC     `koanf:"oidc"`
+	Audit        Audit    `koanf:"audit"`
 	// ForwardAuth turns on the forward-auth decision endpoints.
 	ForwardAuth ForwardAuth `koanf:"forward_auth"`
 }
@@ -70,8 +71,21 @@ func (t ServerTLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Admin is the admin listener: metrics, health and the admin API.
 type Admin struct {
-	Listen    string `koanf:"listen"`
-	TokenFile string `koanf:"token_file"`
+	Listen    string  `koanf:"listen"`
+	TokenFile string  `koanf:"token_file"`
+	Console   Console `koanf:"console"`
+}
+
+// Console is the admin web console at /.gatehouse/admin/ on the proxy
+// listener. No groups: the console is off (404).
+type Console struct {
+	Groups   []string `koanf:"groups"`   // signed-in users in any of these may use it
+	Networks []string `koanf:"networks"` // CIDRs its clients must come from; empty: any
+}
+
+// Audit configures the audit trail (the console's events, GET /admin/audit).
+type Audit struct {
+	MaxEvents int `koanf:"max_events"` // newest events kept
 }
 
 // Store selects where sessions, refresh tokens and revocations live.
@@ -212,6 +226,7 @@ func Default() Config {
 			BodyTimeout:       30 * time.Second,
 		},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
+		Audit: Audit{MaxEvents: 10000},
 		Store: Store{
 			Type:    "memory",
 			OnError: "deny",

@@ -60,6 +60,8 @@ type Metrics struct {
 	ConfigLastReloadTime     prometheus.Gauge // UNIX seconds of the last load or reload
 
 	OIDC *OIDC // sign-in at OpenID Providers (oidc.go)
+
+	AuditEvents *prometheus.CounterVec // kind (audit.go)
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -139,6 +141,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}),
 	}
 	m.OIDC = NewOIDC(reg)
+	m.AuditEvents = NewAuditEvents(reg)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Requests, m.RequestDuration, m.AuthDuration, m.UpstreamResponses,
 		m.UpstreamDuration, m.StoreOperations, m.StoreDuration, m.Logins, m.JWKSRefreshes,

@@ -33,6 +33,7 @@ type Store struct {
 	attempts *Attempts         // login-attempt counters (attempts.go)
 
 	locks map[string]time.Time // named locks → expiry (update.go)
+	audit auditRing            // the audit trail (audit.go)
 
 	stop chan struct{}
 	done chan struct{}

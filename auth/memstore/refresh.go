@@ -79,7 +79,12 @@ func (s *Store) SpendRefresh(ctx context.Context, key string) (auth.RefreshRecor
 	}
 	rec, live := f.live[key]
 	if f.revoked || !live {
-		return auth.RefreshRecord{Family: p.family}, auth.ErrRevoked
+		out := auth.RefreshRecord{Family: p.family}
+		for _, l := range f.live { // a spent token's successor: who holds the family now
+			out.User, out.IP = l.User, l.IP
+			break
+		}
+		return out, auth.ErrRevoked
 	}
 	delete(f.live, key)
 	rec.Groups = slices.Clone(rec.Groups)

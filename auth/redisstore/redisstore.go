@@ -88,6 +88,8 @@ type Store struct {
 	done   sync.WaitGroup
 	once   sync.Once
 	bg     background // forced-logout cleanups (cleanup.go)
+
+	auditMax int // audit.max_events (audit.go)
 }
 
 // keys builds every key of the schema by concatenation: user data is never
@@ -98,6 +100,7 @@ type keys struct {
 	// sessionEpoch the per-user forced-logout counter. userSessions is
 	// the index of releases before it, no longer written.
 	sessionIndex, sessionEpoch string
+	audit                      string // the audit stream (audit.go)
 }
 
 func newKeys(prefix string) keys {
@@ -109,6 +112,7 @@ func newKeys(prefix string) keys {
 		channel:      prefix + "revocations",
 		sessionIndex: prefix + "session-index:",
 		sessionEpoch: prefix + "session-epoch:",
+		audit:        prefix + "audit",
 	}
 }
 

@@ -46,13 +46,20 @@ return 1
 `)
 
 // spendRefreshScript: KEYS[1] family; ARGV[1] token key. Returns
-// {"gone"}, {"revoked"}, {"spent"} or {"ok", record JSON}.
+// {"gone"}, {"revoked"}, {"spent"}, {"spent", a live record JSON of the
+// family} or {"ok", record JSON}.
 var spendRefreshScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 if redis.call('HEXISTS', KEYS[1], 'revoked') == 1 then return {'revoked'} end
 local f = 't:' .. ARGV[1]
 local rec = redis.call('HGET', KEYS[1], f)
-if not rec then return {'spent'} end
+if not rec then
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 't:' then return {'spent', all[i+1]} end
+  end
+  return {'spent'}
+end
 redis.call('HDEL', KEYS[1], f)
 return {'ok', rec}
 `)
@@ -140,6 +147,10 @@ func (s *Store) SpendRefresh(ctx context.Context, key string) (auth.RefreshRecor
 			return auth.RefreshRecord{}, auth.ErrNotFound
 		}
 		return rec, nil
+	case len(res) == 2 && res[0] == "spent":
+		var live auth.RefreshRecord
+		_ = json.Unmarshal([]byte(res[1]), &live) // the reuse is what matters; details are best effort
+		return auth.RefreshRecord{Family: fam, User: live.User, IP: live.IP}, auth.ErrRevoked
 	case len(res) == 1 && (res[0] == "spent" || res[0] == "revoked"):
 		return auth.RefreshRecord{Family: fam}, auth.ErrRevoked
 	}

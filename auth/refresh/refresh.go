@@ -66,6 +66,9 @@ type Options struct {
 	OnFamilyRevoked func()
 	Now             func() time.Time // nil: time.Now
 	Logger          *slog.Logger     // nil: discard; never receives a token
+	// Audit receives the refresh_reuse event of a reused refresh token
+	// (the client is the context's auth.AuditClientOf); nil: none.
+	Audit auth.Auditor
 }
 
 // Directory looks local users up as the users files have them now (see
@@ -160,6 +163,7 @@ func (s *Service) Issue(ctx context.Context, u User) (Grant, error) {
 	now := s.o.Now()
 	rec := auth.RefreshRecord{
 		Family: randomString(16), User: u.Name, Email: u.Email, Groups: u.Groups, AuthTime: now,
+		IP: auth.AuditClientOf(ctx).IP,
 	}
 	if s.o.Users != nil {
 		rec.Credential = goneCredential
@@ -185,7 +189,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (Grant, error) {
 		return Grant{}, &auth.Error{Kind: auth.ErrInvalid, Description: "refresh token is invalid or expired"}
 	case errors.Is(err, auth.ErrRevoked):
 		s.o.Logger.WarnContext(ctx, "refresh token reused; revoking its family", "event", "revocation", "kind", "family")
-		if rerr := s.revokeFamily(ctx, rec.Family); rerr != nil {
+		rerr := s.revokeFamily(ctx, rec.Family)
+		s.auditReuse(ctx, rec, rerr)
+		if rerr != nil {
 			return Grant{}, rerr
 		}
 		return Grant{}, &auth.Error{Kind: auth.ErrRevoked, Description: "refresh token was already used; its grant is revoked"}
@@ -206,6 +212,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (Grant, error) {
 	if err := s.current(ctx, &rec); err != nil {
 		return Grant{}, err
 	}
+	rec.IP = auth.AuditClientOf(ctx).IP
 	return s.issue(ctx, rec, now)
 }
 
@@ -328,4 +335,23 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// auditReuse records a refresh-token reuse: the family, its user, the
+// client it was last issued to (the first use of the reused token) and
+// the client reusing it, and whether the family's revocation succeeded.
+func (s *Service) auditReuse(ctx context.Context, rec auth.RefreshRecord, revokeErr error) {
+	c := auth.AuditClientOf(ctx)
+	first := rec.IP
+	if first == "" {
+		first = "unknown"
+	}
+	revoked := "family revoked"
+	if revokeErr != nil {
+		revoked = "family revocation failed"
+	}
+	auth.Audit(ctx, s.o.Audit, auth.AuditEvent{
+		Kind: auth.AuditRefreshReuse, User: rec.User, IP: c.IP, RequestID: c.RequestID,
+		Detail: "family " + rec.Family + "; last issued to " + first + "; reused from " + c.IP + "; " + revoked,
+	})
 }

@@ -52,7 +52,7 @@ func testRefreshLifecycle(t *testing.T, s auth.Store, c *Clock) {
 	}
 	again := spend(t, s, "tok-1", auth.ErrRevoked)
 	if again.Family != "fam-1" || again.User != "" {
-		t.Errorf("second spend: got %+v, want only Family %q", again, "fam-1")
+		t.Errorf("second spend: got %+v, want only Family %q (no live token left)", again, "fam-1")
 	}
 	spend(t, s, "tok-unknown", auth.ErrNotFound)
 }
@@ -151,5 +151,25 @@ func testRefreshConcurrentSpend(t *testing.T, s auth.Store, c *Clock) {
 	wg.Wait()
 	if ok != 1 || reuse != 19 {
 		t.Errorf("got %d successful and %d reused spends, want 1 and 19", ok, reuse)
+	}
+}
+
+// testRefreshReuseNamesHolder: the reuse of a spent token whose successor
+// is live names the successor's user and client address (the
+// refresh_reuse audit event's first IP).
+func testRefreshReuseNamesHolder(t *testing.T, s auth.Store, c *Clock) {
+	first := refreshRecord("tok-a", "fam-r", c, time.Hour)
+	first.IP = "192.0.2.1"
+	createRefresh(t, s, first, auth.TokenRef{})
+	spend(t, s, "tok-a", nil)
+	next := refreshRecord("tok-b", "fam-r", c, time.Hour)
+	next.IP = "192.0.2.7"
+	createRefresh(t, s, next, auth.TokenRef{})
+	got := spend(t, s, "tok-a", auth.ErrRevoked)
+	if got.Family != "fam-r" || got.User != "alice" || got.IP != "192.0.2.7" {
+		t.Errorf("reuse: got family %q user %q ip %q, want fam-r, alice, 192.0.2.7", got.Family, got.User, got.IP)
+	}
+	if got.Email != "" || got.Key != "" || len(got.Groups) != 0 {
+		t.Errorf("reuse returned more than family, user and IP: %+v", got)
 	}
 }

@@ -93,6 +93,7 @@ var cases = []struct {
 	{"RefreshFamiliesIsolated", testRefreshFamiliesIsolated},
 	{"RefreshExpiry", testRefreshExpiry},
 	{"RefreshConcurrentSpend", testRefreshConcurrentSpend},
+	{"RefreshReuseNamesHolder", testRefreshReuseNamesHolder},
 }
 
 // Run runs every contract case: revocations, sessions, refresh families,
@@ -122,6 +123,20 @@ func Run(t *testing.T, newStore NewStore) {
 			return a
 		})
 	})
+	for _, tt := range auditCases {
+		t.Run("Audit/"+tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Clock{t: t}
+			f := newStore(t, c.Now)
+			c.ff = f.FastForward
+			t.Cleanup(func() { _ = f.Store.Close() })
+			a, ok := f.Store.(AuditStore)
+			if !ok {
+				t.Skipf("%T keeps no audit trail", f.Store)
+			}
+			tt.fn(t, a, c)
+		})
+	}
 }
 
 func ctx(t *testing.T) context.Context {

@@ -17,7 +17,7 @@ func (s *server) adminAPI() (http.Handler, error) {
 		return nil, nil
 	}
 	h, err := admin.NewAPI(admin.APIOptions{Token: s.adminToken, Store: s.store, Metrics: s.m, Logger: s.log,
-		Tokens: currentVerifier{s}})
+		Tokens: currentVerifier{s}, Audit: s.auditor(), AuditLog: s.auditLog()})
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}

@@ -75,6 +75,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &generation{cfg: cfg, signer: mat.signer, pages: mat.pages, cancel: cancel}
+	s.setAuditMax(cfg.Audit.MaxEvents)
 	fail := func(err error) (*generation, error) { cancel(); return nil, err }
 	if len(mat.issuers) > 0 {
 		v, err := jwtauth.NewVerifier(jwtauth.Options{
@@ -196,7 +197,7 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	}
 	lo := login.Options{
 		Sessions: g.sessions, Users: who, Limiter: limiter, Pages: g.pages, Secure: cfg.Session.Secure,
-		Decider: g.decider, Metrics: s.m, Logger: s.log,
+		Decider: g.decider, Metrics: s.m, Logger: s.log, Audit: s.auditor(),
 	}
 	withOIDC(&lo, cfg, ext)
 	lh, err := login.New(lo)
@@ -205,6 +206,9 @@ func (s *server) reserved(ctx context.Context, cfg *config.Config, g *generation
 	}
 	mux.Handle(proxy.ReservedPrefix, lh)
 	if err := s.mountTokens(mux, cfg, g, who, limiter); err != nil {
+		return nil, err
+	}
+	if err := s.mountConsole(mux, cfg, g); err != nil {
 		return nil, err
 	}
 	return mux, nil

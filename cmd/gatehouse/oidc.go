@@ -45,7 +45,7 @@ func (s *server) oidcLogin(ctx context.Context, cfg *config.Config, g *generatio
 	}))
 	return oidclogin.New(oidclogin.Options{
 		Providers: provs, Sessions: g.sessions, Store: s.store, Pages: g.pages,
-		Secure: cfg.Session.Secure, Metrics: s.m.OIDC, Logger: s.log,
+		Secure: cfg.Session.Secure, Metrics: s.m.OIDC, Logger: s.log, Audit: s.auditor(),
 	}), nil
 }
 

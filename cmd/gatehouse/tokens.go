@@ -27,12 +27,14 @@ func (s *server) mountTokens(mux *http.ServeMux, cfg *config.Config, g *generati
 		MaxLifetime: is.RefreshMaxLifetime, Users: g.users,
 		OnFamilyRevoked: func() { s.m.Revocations.WithLabelValues("family").Inc() },
 		Logger:          s.log,
+		Audit:           s.auditor(),
 	})
 	if err != nil {
 		return fmt.Errorf("jwt.issue: %w", err)
 	}
 	h, err := tokens.New(tokens.Options{
 		Service: svc, Keys: g.signer.PublicKeys(), Users: who, Limiter: limiter, Metrics: s.m, Logger: s.log,
+		Audit: s.auditor(),
 	})
 	if err != nil {
 		return fmt.Errorf("jwt.issue: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/users"
 	"github.com/gatehouse-proxy/gatehouse/config"
 	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
@@ -96,4 +97,6 @@ func (s *server) endUser(ctx context.Context, name string, at time.Time) {
 	s.m.Revocations.WithLabelValues("session").Add(float64(n))
 	log.Info("users files changed: user removed or password changed; their sessions and refresh grants are ended",
 		"sessions_deleted", n)
+	s.auditor().Audit(ctx, auth.AuditEvent{Kind: auth.AuditRevocation, User: name, Actor: "users-file",
+		Detail: fmt.Sprintf("user removed or password changed in the users files: tokens revoked, %d sessions ended", n)})
 }

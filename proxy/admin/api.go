@@ -49,7 +49,16 @@ type APIOptions struct {
 	// Tokens verifies the JWT of a {"token": …} revocation. Nil: such a
 	// revocation is refused (400).
 	Tokens TokenVerifier
+	// Audit records each successful revocation and forced logout as an
+	// audit event (actor ActorAPI). Nil: none.
+	Audit auth.Auditor
+	// AuditLog serves GET /admin/audit. Nil: that endpoint answers 404.
+	AuditLog auth.AuditLog
 }
+
+// ActorAPI is the actor of the audit events of admin API calls (the
+// holder of admin.token_file).
+const ActorAPI = "admin-api"
 
 // maxBody bounds a request body on the admin API.
 const maxBody = 64 << 10
@@ -62,6 +71,8 @@ type api struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tokens   TokenVerifier // nil: {"token": …} refused
+	auditor  auth.Auditor  // nil: no events
+	auditLog auth.AuditLog // nil: GET /admin/audit is 404
 	mux      *httpx.Mux    // an authorized call's routes; the call is in the request's context
 }
 
@@ -78,7 +89,8 @@ func NewAPI(o APIOptions) (http.Handler, error) {
 	if o.Store == nil {
 		return nil, errors.New("admin: Store is required")
 	}
-	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now, tokens: o.Tokens}
+	a := &api{tokenSum: sha256.Sum256(o.Token), store: o.Store, m: o.Metrics, log: o.Logger, now: o.Now, tokens: o.Tokens,
+		auditor: o.Audit, auditLog: o.AuditLog}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -90,6 +102,9 @@ func NewAPI(o APIOptions) (http.Handler, error) {
 	a.mux.HandleFunc("GET /admin/sessions", a.serve(a.listSessions))
 	a.mux.HandleFunc("DELETE /admin/sessions", a.serve(a.deleteUserSessions))
 	a.mux.HandleFunc("DELETE /admin/sessions/{id}", a.serve(func(c *call) { a.deleteSession(c, c.r.PathValue("id")) }))
+	if a.auditLog != nil {
+		a.mux.HandleFunc("GET /admin/audit", a.serve(a.listAudit))
+	}
 	return a, nil
 }
 
@@ -102,6 +117,8 @@ type call struct {
 	attrs  []slog.Attr
 	status int
 	cause  error // for the log only
+	// event, when its Kind is set, is recorded once the call succeeded.
+	event auth.AuditEvent
 }
 
 func (c *call) set(attrs ...slog.Attr) { c.attrs = append(c.attrs, attrs...) }
@@ -219,6 +236,11 @@ func (a *api) audit(c *call) {
 		attrs = append(attrs, slog.String("error", c.cause.Error()))
 	}
 	a.log.LogAttrs(c.r.Context(), level, "admin audit", attrs...)
+	if c.event.Kind != "" && c.status == http.StatusOK {
+		e := c.event
+		e.Actor, e.IP, e.RequestID = ActorAPI, ipString(httpx.ClientIP(c.r)), httpx.RequestID(c.r)
+		auth.Audit(c.r.Context(), a.auditor, e)
+	}
 }
 
 func (a *api) countRevocations(kind string, n int) {

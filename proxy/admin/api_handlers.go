@@ -131,6 +131,11 @@ func (a *api) revoke(c *call) {
 	}
 	a.countRevocations(kind, 1)
 	c.set(slog.Int("count", 1))
+	if req.JTI != nil {
+		c.event = auth.AuditEvent{Kind: auth.AuditRevocation, Detail: "token jti " + clip(*req.JTI) + " revoked"}
+	} else {
+		c.event = auth.AuditEvent{Kind: auth.AuditRevocation, User: *req.Subject, Detail: "all tokens and sessions of the subject revoked"}
+	}
 	c.ok(map[string]string{"revoked": kind})
 }
 
@@ -237,6 +242,7 @@ func (a *api) deleteUserSessions(c *call) {
 	}
 	a.countRevocations("session", n)
 	c.set(slog.Int("count", n))
+	c.event = auth.AuditEvent{Kind: auth.AuditForcedLogout, User: user, Detail: fmt.Sprintf("all sessions ended (%d)", n)}
 	c.ok(map[string]int{"deleted": n})
 }
 
@@ -264,5 +270,6 @@ func (a *api) deleteSession(c *call, handle string) {
 	c.set(slog.String("session", handle))
 	a.countRevocations("session", 1)
 	c.set(slog.Int("count", 1))
+	c.event = auth.AuditEvent{Kind: auth.AuditForcedLogout, Detail: "session " + handle + " ended"}
 	c.ok(map[string]int{"deleted": 1})
 }

@@ -99,5 +99,6 @@ func (a *api) revokeToken(c *call, token string) {
 	}
 	a.countRevocations("jti", 1)
 	c.set(slog.Int("count", 1))
+	c.event = auth.AuditEvent{Kind: auth.AuditRevocation, User: id.Subject, Detail: "token jti " + clip(id.TokenID) + " revoked"}
 	c.ok(map[string]string{"revoked": "jti"})
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/session"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy"
@@ -59,6 +60,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger receives audit lines; nil discards them.
 	Logger *slog.Logger
+	// Audit keeps the audit events (login, login_failure, logout) beside
+	// the audit lines; nil keeps none.
+	Audit auth.Auditor
 	// Now is the clock of the rule that logs repeated refusals from one
 	// client once a minute; nil means time.Now.
 	Now func() time.Time
@@ -161,6 +165,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
+		h.audit(r, auth.AuditLoginFailure, user, "password")
 		h.loginPage(w, r, http.StatusUnauthorized, msgBadCredentials, rd)
 		return
 	}
@@ -173,6 +178,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	h.count("success")
 	log.Info("login succeeded", "event", "login", "result", "success")
+	h.audit(r, auth.AuditLogin, u.Username, "password")
 	w.Header().Set("Location", rd)
 	w.WriteHeader(http.StatusSeeOther)
 }
@@ -197,6 +203,9 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("logout", "event", "logout")
+	if user != "" {
+		h.audit(r, auth.AuditLogout, user, "")
+	}
 	if next == "" {
 		next = LoginPath + "?" + signedOutQuery + "=1"
 	}
@@ -249,6 +258,13 @@ func (h *handler) userinfo(w http.ResponseWriter, r *http.Request) {
 // and client (with the count of those held back since).
 func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
 	h.logs.Warn(log, msg, ip, append([]any{"event", "login"}, args...)...)
+}
+
+// audit records one event of the request's client.
+func (h *handler) audit(r *http.Request, kind, user, detail string) {
+	auth.Audit(r.Context(), h.o.Audit, auth.AuditEvent{
+		Kind: kind, User: user, IP: httpx.ClientIP(r).String(), Detail: detail, RequestID: httpx.RequestID(r),
+	})
 }
 
 func (h *handler) count(result string) { h.o.Metrics.CountLogin(result) }

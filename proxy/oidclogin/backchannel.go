@@ -1,8 +1,10 @@
 package oidclogin
 
 import (
+	"fmt"
 	"net/http"
 
+	"github.com/gatehouse-proxy/gatehouse/auth"
 	"github.com/gatehouse-proxy/gatehouse/auth/oidc"
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
@@ -65,5 +67,6 @@ func (h *Handler) backchannel(w http.ResponseWriter, r *http.Request) {
 	}
 	h.o.Metrics.CountBackchannel(provider, metrics.BackchannelOK)
 	log.Info("back-channel logout", "provider", provider, "result", "ok", "sub", httpx.Clip(lc.Subject), "sessions", n)
+	h.audit(r, auth.AuditBackchannelLogout, "", fmt.Sprintf("provider %s, IdP subject %q: %d sessions ended", provider, httpx.Clip(lc.Subject), n))
 	w.WriteHeader(http.StatusOK)
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// Logger receives audit lines (login, backchannel_logout); nil
 	// discards them.
 	Logger *slog.Logger
+	// Audit keeps the audit events (login, login_failure for a denied
+	// sign-in, backchannel_logout) beside the lines; nil: none.
+	Audit auth.Auditor
 }
 
 // Handler serves the /.gatehouse/oidc/ endpoints. Make it with New.
@@ -195,6 +198,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		log.Info("oidc sign-in without a refresh token: the session lives by its timeouts", "event", "login")
 	}
 	log.Info("login succeeded", "event", "login", "method", "oidc", "result", "success")
+	h.audit(r, auth.AuditLogin, in.User, "oidc provider "+p.Name())
 	w.Header().Set("Location", pa.Redirect)
 	w.WriteHeader(http.StatusSeeOther)
 }
@@ -211,6 +215,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, provider, rd stri
 	}
 	h.o.Logger.Log(r.Context(), lvl, "oidc sign-in failed", "event", "login", "method", "oidc", "provider", provider,
 		"result", e.Result(), "status", status, "client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r), "error", e.Error())
+	if e.Result() == "denied" {
+		// Only a sign-in the provider completed and Gatehouse refused is
+		// kept: a forged callback must not fill the audit trail.
+		h.audit(r, auth.AuditLoginFailure, "", "oidc provider "+provider+": "+e.Description)
+	}
 	again := login.LoginPath + "?" + url.Values{"rd": {login.SafeRedirect(rd)}}.Encode()
 	if _, ok := h.byName[provider]; ok {
 		again = StartURL(provider, login.SafeRedirect(rd))
@@ -258,4 +267,11 @@ func (h *Handler) providersFor(iss string) []*oidc.Provider {
 		}
 	}
 	return out
+}
+
+// audit records one event of the request's client.
+func (h *Handler) audit(r *http.Request, kind, user, detail string) {
+	auth.Audit(r.Context(), h.o.Audit, auth.AuditEvent{
+		Kind: kind, User: user, IP: httpx.ClientIP(r).String(), Detail: detail, RequestID: httpx.RequestID(r),
+	})
 }

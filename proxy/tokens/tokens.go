@@ -50,6 +50,10 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Logger receives audit lines (never a password or token); nil discards.
 	Logger *slog.Logger
+	// Audit keeps the audit events (login, login_failure, revocation)
+	// beside the audit lines; the refresh_reuse event is the Service's.
+	// Nil: none.
+	Audit auth.Auditor
 	// Now is the clock of the rule that logs repeated refusals from one
 	// client once a minute; nil: time.Now.
 	Now func() time.Time
@@ -111,6 +115,9 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	r = r.WithContext(auth.WithAuditClient(r.Context(), auth.AuditClient{
+		IP: httpx.ClientIP(r).String(), RequestID: httpx.RequestID(r),
+	}))
 	switch form.Get("grant_type") {
 	case "":
 		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_request", "grant_type is required")
@@ -148,6 +155,7 @@ func (h *handler) passwordGrant(w http.ResponseWriter, r *http.Request, form for
 	case passwords.Failed:
 		h.count("failure")
 		h.refused(log, "login failed", ip, "result", "failure")
+		h.audit(r, auth.AuditLoginFailure, user, "password grant")
 		httpx.WriteError(w, r, http.StatusBadRequest, "invalid_grant", "invalid username or password")
 		return
 	}
@@ -161,6 +169,7 @@ func (h *handler) passwordGrant(w http.ResponseWriter, r *http.Request, form for
 	}
 	h.count("success")
 	log.Info("login succeeded", "result", "success")
+	h.audit(r, auth.AuditLogin, u.Username, "password grant")
 	writeGrant(w, g)
 }
 
@@ -214,6 +223,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	h.o.Logger.Info("token revoked by its holder", "event", "revocation", "kind", "token",
 		"client_ip", httpx.ClientIP(r).String(), "request_id", httpx.RequestID(r))
+	h.audit(r, auth.AuditRevocation, "", "token revoked by its holder (RFC 7009)")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
@@ -222,6 +232,13 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 // and client (with the count of those held back since).
 func (h *handler) refused(log *slog.Logger, msg string, ip netip.Addr, args ...any) {
 	h.logs.Warn(log, msg, ip, args...)
+}
+
+// audit records one event of the request's client.
+func (h *handler) audit(r *http.Request, kind, user, detail string) {
+	auth.Audit(r.Context(), h.o.Audit, auth.AuditEvent{
+		Kind: kind, User: user, IP: httpx.ClientIP(r).String(), Detail: detail, RequestID: httpx.RequestID(r),
+	})
 }
 
 func (h *handler) count(result string) { h.o.Metrics.CountLogin(result) }
