@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/filestat"
 )
 
 // PollInterval is how often a Watcher looks at its files' metadata (size,
@@ -51,7 +53,7 @@ func NewWatcher(usersFile, htpasswdFile string, logger *slog.Logger) (*Watcher, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{usersFile: usersFile, htpasswdFile: htpasswdFile, logger: logger, interval: PollInterval}
-	w.stats = w.stat()
+	w.stats = filestat.Stat(w.usersFile, w.htpasswdFile)
 	w.sum = w.digest()
 	w.lastFull = time.Now()
 	d, err := Load(usersFile, htpasswdFile)
@@ -84,8 +86,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 // every FullCheckInterval finds their contents changed. A load that saw
 // the files change under it is not used; the next poll tries again.
 func (w *Watcher) check() {
-	stats := w.stat()
-	if !sameStats(stats, w.stats) {
+	stats := filestat.Stat(w.usersFile, w.htpasswdFile)
+	if !filestat.Same(stats, w.stats) {
 		replaced := !sameFiles(stats, w.stats)
 		w.stats, w.pending = stats, true
 		if !replaced {
@@ -101,7 +103,7 @@ func (w *Watcher) check() {
 		return
 	}
 	d, err := Load(w.usersFile, w.htpasswdFile)
-	if !bytes.Equal(w.digest(), sum) || !sameStats(w.stat(), stats) {
+	if !bytes.Equal(w.digest(), sum) || !filestat.Same(filestat.Stat(w.usersFile, w.htpasswdFile), stats) {
 		w.pending = true // changed while being loaded: look again next time
 		return
 	}
@@ -115,36 +117,6 @@ func (w *Watcher) check() {
 	if w.OnReload != nil {
 		w.OnReload(old, d)
 	}
-}
-
-// stat returns the metadata of both files, following symlinks; nil for a
-// file that is not configured or cannot be read.
-func (w *Watcher) stat() []os.FileInfo {
-	out := make([]os.FileInfo, 2)
-	for i, name := range []string{w.usersFile, w.htpasswdFile} {
-		if name != "" {
-			out[i], _ = os.Stat(name)
-		}
-	}
-	return out
-}
-
-// sameStats reports whether a and b describe the same files with the same
-// size and modification time.
-func sameStats(a, b []os.FileInfo) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		switch {
-		case a[i] == nil && b[i] == nil:
-		case a[i] == nil || b[i] == nil:
-			return false
-		case !os.SameFile(a[i], b[i]) || a[i].Size() != b[i].Size() || !a[i].ModTime().Equal(b[i].ModTime()):
-			return false
-		}
-	}
-	return true
 }
 
 // sameFiles reports whether a and b name the same files (or the same

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/filestat"
 )
 
 // How the certificate files are watched: their metadata (identity through
@@ -48,7 +49,7 @@ type certReloader struct {
 // seen, even before run starts.
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
 	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log, lastFull: time.Now()}
-	c.stats = c.stat()
+	c.stats = filestat.Stat(c.certFile, c.keyFile)
 	pair, sum, err := c.load()
 	if err != nil {
 		return nil, err
@@ -94,8 +95,8 @@ func (c *certReloader) run(ctx context.Context) {
 // has stayed the same since, or when a full check finds their contents
 // changed. Contents already loaded or refused are not loaded again.
 func (c *certReloader) check() {
-	stats := c.stat()
-	if !sameStats(stats, c.stats) {
+	stats := filestat.Stat(c.certFile, c.keyFile)
+	if !filestat.Same(stats, c.stats) {
 		c.stats, c.pending = stats, true
 		return
 	}
@@ -104,7 +105,7 @@ func (c *certReloader) check() {
 	}
 	c.pending, c.lastFull = false, time.Now()
 	pair, sum, err := c.load()
-	if !sameStats(c.stat(), stats) {
+	if !filestat.Same(filestat.Stat(c.certFile, c.keyFile), stats) {
 		c.pending = true // changed while being read: look again
 		return
 	}
@@ -155,32 +156,4 @@ func (c *certReloader) load() (*tls.Certificate, [32]byte, error) {
 		return nil, sum, fmt.Errorf("server.tls: %w", err)
 	}
 	return pair, sum, nil
-}
-
-// stat returns both files' metadata, following symlinks; nil for a file
-// that cannot be read.
-func (c *certReloader) stat() []os.FileInfo {
-	out := make([]os.FileInfo, 2)
-	for i, name := range []string{c.certFile, c.keyFile} {
-		out[i], _ = os.Stat(name)
-	}
-	return out
-}
-
-// sameStats reports whether a and b describe the same files with the same
-// size and modification time.
-func sameStats(a, b []os.FileInfo) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		switch {
-		case a[i] == nil && b[i] == nil:
-		case a[i] == nil || b[i] == nil:
-			return false
-		case !os.SameFile(a[i], b[i]) || a[i].Size() != b[i].Size() || !a[i].ModTime().Equal(b[i].ModTime()):
-			return false
-		}
-	}
-	return true
 }
