@@ -56,6 +56,11 @@ type SessionRecord struct {
 	Extra map[string]string `json:"extra,omitempty"`
 }
 
+// Counted reports whether the record is a user's session, as
+// SessionCounter counts: not an index record (Link) nor a record that is
+// not a session (Extra: an OIDC sign-in in progress).
+func (r SessionRecord) Counted() bool { return r.Link == "" && len(r.Extra) == 0 }
+
 // SessionUpdater is implemented by stores that can change a live
 // session's record in place and hold short named locks (both stores of
 // this module): OIDC revalidation needs it.
@@ -69,6 +74,17 @@ type SessionUpdater interface {
 	TryLock(ctx context.Context, name string, ttl time.Duration) (bool, error)
 	// Unlock releases the named lock.
 	Unlock(ctx context.Context, name string) error
+}
+
+// SessionCounter is implemented by stores that keep a cheap count of
+// every user's live sessions (both stores of this module): the admin
+// console's overview shows it.
+type SessionCounter interface {
+	// ActiveSessions returns how many sessions (records that are
+	// Counted) have not expired and were not deleted. Sessions ended by a forced logout (DeleteUserSessions)
+	// may still be counted until the store's background cleanup removes
+	// them or they expire.
+	ActiveSessions(ctx context.Context) (int, error)
 }
 
 // Paging of UserSessions: a limit of 0 means DefaultSessionPage; more than

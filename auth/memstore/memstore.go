@@ -170,4 +170,7 @@ func copyRecord(rec auth.SessionRecord) auth.SessionRecord {
 	return rec
 }
 
-var _ auth.Store = (*Store)(nil)
+var (
+	_ auth.Store          = (*Store)(nil)
+	_ auth.SessionCounter = (*Store)(nil)
+)

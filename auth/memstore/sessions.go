@@ -147,3 +147,18 @@ func (s *Store) DeleteUserSessions(ctx context.Context, user string) (int, error
 	delete(s.byUser, user)
 	return n, nil
 }
+
+// ActiveSessions counts the live sessions: O(n) in the number of stored
+// sessions, in memory, under the read lock (the console's overview only).
+func (s *Store) ActiveSessions(ctx context.Context) (int, error) {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, ss := range s.sessions {
+		if ss.rec.Counted() && s.valid(ss, now) {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -116,6 +116,7 @@ func (s *Store) cleanupBatch(ctx context.Context, idx string) (done bool, err er
 			p.Del(ctx, s.keys.session+key)
 		}
 		p.ZRem(ctx, idx, members...)
+		p.ZRem(ctx, s.keys.sessionExpiries, members...)
 		return nil
 	})
 	if err != nil {

@@ -100,19 +100,23 @@ type keys struct {
 	// sessionEpoch the per-user forced-logout counter. userSessions is
 	// the index of releases before it, no longer written.
 	sessionIndex, sessionEpoch string
-	audit                      string // the audit stream (audit.go)
+	// sessionExpiries is the global sorted set of every session's expiry
+	// (sessions.go), counted for the console's overview.
+	sessionExpiries string
+	audit           string // the audit stream (audit.go)
 }
 
 func newKeys(prefix string) keys {
 	return keys{
-		jti:          prefix + "revoked:jti:",
-		sub:          prefix + "revoked:sub:",
-		session:      prefix + "session:",
-		userSessions: prefix + "user-sessions:",
-		channel:      prefix + "revocations",
-		sessionIndex: prefix + "session-index:",
-		sessionEpoch: prefix + "session-epoch:",
-		audit:        prefix + "audit",
+		jti:             prefix + "revoked:jti:",
+		sub:             prefix + "revoked:sub:",
+		session:         prefix + "session:",
+		userSessions:    prefix + "user-sessions:",
+		channel:         prefix + "revocations",
+		sessionIndex:    prefix + "session-index:",
+		sessionEpoch:    prefix + "session-epoch:",
+		sessionExpiries: prefix + "session-expiries",
+		audit:           prefix + "audit",
 	}
 }
 
@@ -304,4 +308,7 @@ func realErr(err error) error {
 	return err
 }
 
-var _ auth.Store = (*Store)(nil)
+var (
+	_ auth.Store          = (*Store)(nil)
+	_ auth.SessionCounter = (*Store)(nil)
+)

@@ -21,9 +21,15 @@ import (
 //	                            (UNIX ms); key TTL = the latest member's expiry
 //	session-epoch:<user>        forced-logout counter (INCR), no TTL; a session
 //	                            is valid only while its gen is at least this
+//	session-expiries            sorted set of every session (records that are
+//	                            auth.SessionRecord.Counted): member <hash>,
+//	                            score its expiry (UNIX ms); key TTL = the
+//	                            latest member's expiry. ActiveSessions is a
+//	                            ZCOUNT of it.
 //
 // No command touches two keys (Redis Cluster): the scripts below work on
-// the index alone.
+// one index alone; the global set, in its own slot, is a separate command
+// of the same pipeline.
 
 // stored is a session as kept under session:<key>: the record as JSON plus
 // the idle timeout, from which LastSeen is derived when listing:
@@ -72,6 +78,39 @@ end
 local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`
+
+// maxTrim bounds how many expired members of session-expiries one
+// CreateSession removes: O(log N + maxTrim), and the set still drains (each
+// login adds one member and may remove up to maxTrim).
+const maxTrim = 100
+
+// setExpiry adds member ARGV[1] to the global session-expiries set with
+// score ARGV[2], or moves it there if that is later, and pushes the key's
+// TTL to at least that expiry; with ARGV[4] "trim" it first removes up to
+// maxTrim members that expired before ARGV[3] (now in UNIX ms).
+var setExpiry = `
+if ARGV[4] == 'trim' then
+  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, ` + strconv.Itoa(maxTrim) + `)
+  if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local ttl = tonumber(ARGV[2]) - tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 0`
+
+// ActiveSessions counts the sessions whose expiry is still ahead in
+// session-expiries: one ZCOUNT, O(log N). Sessions ended by a forced
+// logout are counted until its background cleanup removes them (or they
+// expire).
+func (s *Store) ActiveSessions(ctx context.Context) (int, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	n, err := s.rdb.ZCount(ctx, s.keys.sessionExpiries, "("+unixMS(s.now()), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: count sessions: %w", err)
+	}
+	return int(n), nil
+}
 
 // index is the key of the user's sessions created in epoch gen.
 func (s *Store) index(gen uint64, user string) string {
@@ -123,6 +162,10 @@ func (s *Store) CreateSession(ctx context.Context, rec auth.SessionRecord, idle 
 		p.Set(ctx, s.keys.session+rec.Key, b, idle)
 		evict = p.Eval(ctx, createIndex, []string{idx},
 			rec.Key, unixMS(now.Add(idle)), unixMS(now), maxPerUser)
+		if rec.Counted() {
+			p.Eval(ctx, setExpiry, []string{s.keys.sessionExpiries},
+				rec.Key, unixMS(now.Add(idle)), unixMS(now), "trim")
+		}
 		return nil
 	})
 	if err != nil {
@@ -159,7 +202,12 @@ func (s *Store) endIndexed(ctx context.Context, idx string, members []string) er
 	if err != nil {
 		return err
 	}
-	return s.rdb.ZRem(ctx, idx, rem...).Err()
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, idx, rem...)
+		p.ZRem(ctx, s.keys.sessionExpiries, rem...)
+		return nil
+	})
+	return err
 }
 
 // TouchSession reads the session and resets its TTL to idle in one GETEX,
@@ -232,6 +280,10 @@ func (s *Store) touchIndex(ctx context.Context, st stored, idle time.Duration) (
 		}
 		p.Eval(ctx, touchIndex, []string{s.index(st.Gen, st.User)},
 			st.Key, unixMS(now.Add(idle)), unixMS(now), mode)
+		if st.Counted() {
+			p.Eval(ctx, setExpiry, []string{s.keys.sessionExpiries},
+				st.Key, unixMS(now.Add(idle)), unixMS(now), "")
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -254,6 +306,7 @@ func (s *Store) dropEnded(ctx context.Context, st stored) {
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.keys.session+st.Key)
 		p.ZRem(ctx, s.index(st.Gen, st.User), st.Key)
+		p.ZRem(ctx, s.keys.sessionExpiries, st.Key)
 		return nil
 	})
 }
@@ -283,6 +336,7 @@ func (s *Store) DeleteSession(ctx context.Context, key string) (bool, error) {
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Publish(ctx, s.keys.channel, s.keys.session+key)
 		p.ZRem(ctx, s.index(st.Gen, st.User), key)
+		p.ZRem(ctx, s.keys.sessionExpiries, key)
 		p.SRem(ctx, s.keys.userSessions+st.User, key)
 		return nil
 	})

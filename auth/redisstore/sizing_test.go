@@ -59,15 +59,23 @@ func TestSizing(t *testing.T) {
 	})
 	sess := memUsage(t, c, "gatehouse:session:*")
 	idx := memUsage(t, c, "gatehouse:session-index:*")
-	t.Logf("session record + its index entry: %.0f B/session by INFO delta over %d (%d users × %d); MEMORY USAGE: record %d B, index of %d %d B (%.0f B/entry)",
+	t.Logf("session record + its index entry + its session-expiries entry: %.0f B/session by INFO delta over %d (%d users × %d); MEMORY USAGE: record %d B, index of %d %d B (%.0f B/entry)",
 		per, n, users, n/users, sess, n/users, idx, float64(idx)/float64(n/users))
 
-	// The index alone: drop every index key and see what is freed.
+	// The global count's entry alone (session-expiries, a skip list).
+	global := memUsage(t, c, "gatehouse:session-expiries")
 	before := usedMemory(t, c)
+	c.Del(ctx, s.keys.sessionExpiries)
+	freed := before - usedMemory(t, c)
+	t.Logf("session-expiries entry alone: %.0f B/entry by INFO delta (freed %d B for %d entries); MEMORY USAGE %d B (%.0f B/entry)",
+		float64(freed)/n, freed, n, global, float64(global)/n)
+
+	// The index alone: drop every index key and see what is freed.
+	before = usedMemory(t, c)
 	for u := range users {
 		c.Del(ctx, s.index(0, fmt.Sprintf("user%03d@corp.example", u)))
 	}
-	freed := before - usedMemory(t, c)
+	freed = before - usedMemory(t, c)
 	t.Logf("index entries alone: %.0f B/entry by INFO delta (freed %d B for %d entries)", float64(freed)/n, freed, n)
 
 	// Past 128 entries (a cap over 128) the index is a skip list.

@@ -88,6 +88,7 @@ var cases = []struct {
 	{"ForcedLogoutEpoch", testForcedLogoutEpoch},
 	{"MaxPerUser", testMaxPerUser},
 	{"SessionPages", testSessionPages},
+	{"ActiveSessions", testActiveSessions},
 	{"RefreshLifecycle", testRefreshLifecycle},
 	{"RefreshFamilyRevoke", testRefreshFamilyRevoke},
 	{"RefreshFamiliesIsolated", testRefreshFamiliesIsolated},

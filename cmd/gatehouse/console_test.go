@@ -178,6 +178,11 @@ func TestConsoleTwoReplicas(t *testing.T) {
 		!strings.Contains(overview, "sign-ins in the last hour") || strings.Contains(overview, "<script") {
 		t.Fatalf("overview: %d %q %.500s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), overview)
 	}
+	// The count of active sessions is shared by the replicas: bob's on B,
+	// alice's on A.
+	if !strings.Contains(overview, `<div class="n">2</div><div class="l">active sessions</div>`) {
+		t.Errorf("overview does not count 2 active sessions: %.1200s", overview)
+	}
 	search, _ := admin.page("/.gatehouse/admin/users?q=bo", 200)
 	if !strings.Contains(search, `href="/.gatehouse/admin/users/bob"`) {
 		t.Fatalf("search for bo: %.800s", search)
@@ -214,6 +219,9 @@ func TestConsoleTwoReplicas(t *testing.T) {
 	}
 	// Double submit: harmless.
 	admin.post("/.gatehouse/admin/users/bob/end-session", url.Values{"id": {id[1]}, "csrf_token": {csrf}}, http.StatusOK)
+	if overview, _ := admin.page("/.gatehouse/admin/", 200); !strings.Contains(overview, `<div class="n">1</div><div class="l">active sessions</div>`) {
+		t.Errorf("overview after bob's session was ended does not count 1 active session: %.1200s", overview)
+	}
 	events, _ := admin.page("/.gatehouse/admin/events?kind=admin_action", 200)
 	if !strings.Contains(events, "ended session") || !strings.Contains(events, "<td class=\"wrap\">alice</td>") {
 		t.Fatalf("events lack the admin action by alice: %.2000s", events)

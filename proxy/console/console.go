@@ -31,12 +31,14 @@ const Prefix = proxy.ReservedPrefix + "admin/"
 //go:embed templates
 var files embed.FS
 
-// Store is what the console needs from the store: a user's sessions,
-// forced logout, revocations and the audit trail. auth.Store with
-// auth.AuditLog satisfies it.
+// Store is what the console needs from the store: the count of active
+// sessions, a user's sessions, forced logout, revocations and the audit
+// trail. auth.Store with auth.AuditLog and auth.SessionCounter satisfies
+// it.
 type Store interface {
 	auth.RevocationStore
 	auth.AuditLog
+	auth.SessionCounter
 	UserSessions(ctx context.Context, user, cursor string, limit int) ([]auth.SessionRecord, string, error)
 	DeleteUserSessions(ctx context.Context, user string) (int, error)
 	DeleteSession(ctx context.Context, key string) (bool, error)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,36 @@ func TestPagesForAnAdmin(t *testing.T) {
 			t.Errorf("GET %s: cache %q or a script", path, w.Header().Get("Cache-Control"))
 		}
 	}
+}
+
+func TestOverviewCountsActiveSessions(t *testing.T) {
+	f := newFixture(t)
+	card := func(n int) string {
+		return `<div class="n">` + strconv.Itoa(n) + `</div><div class="l">active sessions</div>`
+	}
+	check := func(n int) {
+		t.Helper()
+		w := f.do(t, "GET", "/.gatehouse/admin/", "alice", nil)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), card(n)) {
+			t.Errorf("overview: %d, want 200 with %q: %.600s", w.Code, card(n), w.Body.String())
+		}
+		if i, j := strings.Index(w.Body.String(), "active sessions"), strings.Index(w.Body.String(), "sign-ins in the last hour"); i < 0 || i > j {
+			t.Errorf("overview: the active sessions card is not the first")
+		}
+	}
+	check(0)
+	f.session(t, "bob", "a")
+	f.session(t, "bob", "ab")
+	k := f.session(t, "carol", "abc")
+	check(3)
+	if ok, err := f.store.DeleteSession(context.Background(), k); !ok || err != nil {
+		t.Fatalf("DeleteSession = %v, %v", ok, err)
+	}
+	check(2)
+	if _, err := f.store.DeleteUserSessions(context.Background(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	check(0)
 }
 
 func TestRefusals(t *testing.T) {
