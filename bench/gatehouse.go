@@ -28,32 +28,30 @@ const benchPassword = "bench-password"
 // loginPath is Gatehouse's sign-in form.
 const loginPath = httpx.ReservedPrefix + "login"
 
-// gatehouse is a running Gatehouse with a Bearer token and a session
-// cookie for its jwt and session routes.
+// gatehouse is a running Gatehouse.
 type gatehouse struct {
 	*proc
 	url, admin string
-	bearer     string // Authorization header value
-	cookie     string // Cookie header value
 }
 
-// writeGatehouseFiles writes the config, an ES256 issuing key and a users
-// file into dir, and returns the config path.
-func writeGatehouseFiles(dir, listen, admin, upstream, redisAddr string) (string, error) {
+// writeGatehouseFiles writes the config, a copy with tracing on (to
+// traceURL), an ES256 issuing key and a users file into dir, and returns
+// the two config paths.
+func writeGatehouseFiles(dir, listen, admin, upstream, redisAddr, traceURL string) (cfg, traceCfg string, err error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	hash, err := bcrypt.GenerateFromPassword([]byte(benchPassword), bcrypt.MinCost)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	store := "store: {type: memory}"
 	if redisAddr != "" {
 		store = fmt.Sprintf("store: {type: redis, redis: {addrs: [%q]}}", redisAddr)
 	}
-	cfg := fmt.Sprintf(`listen: %q
+	base := fmt.Sprintf(`listen: %q
 upstream: %q
 admin: {listen: %q}
 trusted_proxies: ["127.0.0.1/32"]
@@ -62,54 +60,65 @@ forward_auth: {enabled: true}
 users: {file: %q}
 session: {secure: false}
 jwt:
-  issue: {issuer: "http://bench", audience: gatehouse, signing_key_file: %q, access_ttl: 1h}
+  issue: {issuer: %q, audience: %q, signing_key_file: %q, access_ttl: 1h}
 routes:
   - {name: none, match: {path_prefix: "/none/"}, auth: none}
   - {name: jwt, match: {path_prefix: "/jwt/"}, auth: jwt}
   - {name: session, match: {path_prefix: "/session/"}, auth: session}
-`, listen, upstream, admin, store, filepath.Join(dir, "users.yaml"), filepath.Join(dir, "issuing.pem"))
+`, listen, upstream, admin, store, filepath.Join(dir, "users.yaml"), benchIssuer, benchAudience, filepath.Join(dir, "issuing.pem"))
 	files := map[string]string{
-		"gatehouse.yaml": cfg,
-		"issuing.pem":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"users.yaml":     fmt.Sprintf("- username: alice\n  password_hash: %q\n  email: alice@example.com\n  groups: [staff]\n", hash),
+		"gatehouse.yaml":         base,
+		"gatehouse-tracing.yaml": base + fmt.Sprintf("tracing: {otlp_endpoint: %q, sample_ratio: 0.1}\n", traceURL),
+		"issuing.pem":            string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"users.yaml":             fmt.Sprintf("- username: alice\n  password_hash: %q\n  email: alice@example.com\n  groups: [staff]\n", hash),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
-	return filepath.Join(dir, "gatehouse.yaml"), nil
+	return filepath.Join(dir, "gatehouse.yaml"), filepath.Join(dir, "gatehouse-tracing.yaml"), nil
 }
 
-// startGatehouse runs `gatehouse serve` with its access log in dir, mints a
-// token with `gatehouse token` and logs in through the login form.
-func startGatehouse(bin, dir, upstream, redisAddr string) (*gatehouse, error) {
-	listen, admin := freeAddr(), freeAddr()
-	cfg, err := writeGatehouseFiles(dir, listen, admin, upstream, redisAddr)
+// startGatehouse runs `gatehouse serve -config cfg` with its access log in
+// the bench directory and waits for its health check.
+func (e *env) startGatehouse(cfg string) (*gatehouse, error) {
+	log := filepath.Join(e.dir, "gatehouse-access.log")
+	p, err := start("gatehouse", log, e.o.bin, "serve", "-config", cfg)
 	if err != nil {
 		return nil, err
 	}
-	p, err := start("gatehouse", filepath.Join(dir, "gatehouse-access.log"), bin, "serve", "-config", cfg)
-	if err != nil {
-		return nil, err
-	}
-	g := &gatehouse{proc: p, url: "http://" + listen, admin: "http://" + admin}
-	if err := waitHTTP(g.admin + "/healthz"); err != nil {
+	g := &gatehouse{proc: p, url: "http://" + e.listen, admin: "http://" + e.admin}
+	if err := waitUp(p, g.admin+"/healthz"); err != nil {
 		p.stop()
-		out, _ := os.ReadFile(filepath.Join(dir, "gatehouse-access.log"))
-		return nil, fmt.Errorf("%w\n%s", err, out)
-	}
-	tok, err := exec.Command(bin, "token", "-config", cfg, "-sub", "alice", "-ttl", "1h").Output()
-	if err != nil {
-		p.stop()
-		return nil, fmt.Errorf("gatehouse token: %w", err)
-	}
-	g.bearer = "Bearer " + strings.TrimSpace(string(tok))
-	if g.cookie, err = login(g.url); err != nil {
-		p.stop()
-		return nil, err
+		out, _ := os.ReadFile(log)
+		return nil, fmt.Errorf("gatehouse serve: %w\n%s", err, lastLines(string(out), 5))
 	}
 	return g, nil
+}
+
+// mintCLI mints alice's hot token with `gatehouse token`.
+func mintCLI(bin, cfg string) (string, error) {
+	tok, err := exec.Command(bin, "token", "-config", cfg, "-sub", "alice", "-ttl", "1h").Output()
+	if err != nil {
+		return "", fmt.Errorf("gatehouse token: %w", err)
+	}
+	return "Bearer " + strings.TrimSpace(string(tok)), nil
+}
+
+// checkConfig runs `gatehouse check` on cfg and returns its complaint.
+func checkConfig(bin, cfg string) string {
+	out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput()
+	if err == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(lastLines(string(out), 3)), " ")
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)

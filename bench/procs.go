@@ -24,6 +24,7 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	out  *bytes.Buffer
+	done chan struct{} // closed when the process has exited
 }
 
 // start runs argv (pinned to the server core) with its output to logFile
@@ -31,7 +32,7 @@ type proc struct {
 func start(name, logFile string, argv ...string) (*proc, error) {
 	argv = append(append([]string(nil), pinning...), argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	p := &proc{name: name, cmd: cmd, out: &bytes.Buffer{}}
+	p := &proc{name: name, cmd: cmd, out: &bytes.Buffer{}, done: make(chan struct{})}
 	var w io.Writer = p.out
 	if logFile != "" {
 		f, err := os.Create(logFile)
@@ -44,18 +45,44 @@ func start(name, logFile string, argv ...string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	go func() {
+		_ = cmd.Wait()
+		if f, ok := w.(*os.File); ok {
+			f.Close()
+		}
+		close(p.done)
+	}()
 	return p, nil
 }
 
 func (p *proc) stop() {
 	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-p.done:
 	case <-time.After(5 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-done
+		<-p.done
+	}
+}
+
+// waitUp is waitHTTP that gives up as soon as p exits.
+func waitUp(p *proc, url string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited (%v) before %s answered", p.name, p.cmd.ProcessState, url)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not up: %w", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
