@@ -62,6 +62,9 @@ func main() {
 // drive builds Gatehouse, re-executes itself on the load CPU when it can
 // pin, and measures every target.
 func drive(o options) error {
+	if o.rounds < 1 {
+		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
+	}
 	dir, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		return err
@@ -88,9 +91,6 @@ func drive(o options) error {
 	}
 	if canPin {
 		pinning = []string{ts, "-c", serverCPU}
-	}
-	if o.rounds < 1 {
-		return fmt.Errorf("-rounds %d: want at least 1", o.rounds)
 	}
 	e, err := setup(o, dir)
 	defer e.close()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -148,7 +149,8 @@ func (e *env) runRounds(sc []scenario) []round {
 				e.skipped[s.key] = sk.Error()
 				continue
 			case err != nil:
-				e.failed[s.key] = err.Error()
+				why, _, _ := strings.Cut(err.Error(), "\n")
+				e.failed[s.key] = why
 				e.note("%s: round %d failed: %v", s.name, e.round, err)
 				continue
 			}
@@ -161,6 +163,9 @@ func (e *env) runRounds(sc []scenario) []round {
 	}
 	if e.sink.exports.Load() > 0 {
 		e.note("tracing: the sink received %d OTLP exports (%d bytes)", e.sink.exports.Load(), e.sink.bytes.Load())
+	}
+	if p := e.sink.strayPath(); p != "" {
+		e.note("tracing: Gatehouse posted spans to %s, not /v1/traces (otlp_endpoint is the collector's base URL)", p)
 	}
 	return rounds
 }

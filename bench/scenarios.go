@@ -205,7 +205,7 @@ func (e *env) runTracing() (sample, error) {
 	before := e.sink.exports.Load()
 	s, err := e.runGatehouse(e.traceCfg, "/jwt/x", fixedHeader(http.Header{"Authorization": {e.bearer}}), 0)
 	if err == nil && e.sink.exports.Load() == before {
-		e.note("tracing: no export reached the sink in round %d (batch interval longer than the run?)", e.round)
+		e.note("tracing: no export reached the sink in round %d, not even at shutdown", e.round)
 	}
 	return s, err
 }
