@@ -30,10 +30,13 @@ test: lint
 	$(GO) test -race -timeout 20m ./...
 
 # Side-by-side benchmarks: the in-process Go benchmarks, then the load
-# benchmark (README.md, "Performance"): real processes, pinned with taskset.
+# benchmark (README.md, "Performance"): real processes, pinned with taskset,
+# every scenario in -rounds interleaved rounds (default 3), medians, goals.
+# E.g. make bench BENCH_FLAGS="-duration 8s -warmup 3s -rounds 5".
+BENCH_FLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./proxy/ | tee bench.txt
-	$(GO) run ./bench | tee -a bench.txt
+	$(GO) run ./bench $(BENCH_FLAGS) | tee -a bench.txt
 
 # The demo: the echo upstream on :3000 and Gatehouse on :8080.
 run: build
