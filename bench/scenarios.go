@@ -27,7 +27,8 @@ const rotationTokens = 10000
 
 // scenario is one row of the table. run starts what the scenario needs
 // (a fresh proxy process, so its caches, counters and peak RSS are its
-// own), measures it and stops it; skip, when set, is why it cannot run.
+// own), measures it and stops it; an errSkip from run says why the
+// scenario cannot run here, and it is not tried again.
 type scenario struct {
 	key, name string
 	run       func(e *env) (sample, error)
