@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -160,18 +161,43 @@ func login(base string) (string, error) {
 	return strings.Join(parts, "; "), nil
 }
 
-// mallocs reads go_memstats_mallocs_total from a metrics endpoint.
-func readMallocs(url string) (float64, error) {
+// counters are the process counters read from a metrics endpoint.
+type counters struct {
+	mallocs  float64 // go_memstats_mallocs_total
+	storeOps float64 // gatehouse_store_operations_total, all labels; NaN: not Gatehouse
+}
+
+// readCounters reads counters from a Prometheus text endpoint.
+func readCounters(url string) (counters, error) {
+	c := counters{mallocs: math.NaN(), storeOps: math.NaN()}
 	resp, err := http.Get(url)
 	if err != nil {
-		return 0, err
+		return c, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
-			return strconv.ParseFloat(v, 64)
+		line := sc.Text()
+		if strings.HasPrefix(line, "gatehouse_") && math.IsNaN(c.storeOps) {
+			c.storeOps = 0
+		}
+		if v, ok := strings.CutPrefix(line, "go_memstats_mallocs_total "); ok {
+			if c.mallocs, err = strconv.ParseFloat(v, 64); err != nil {
+				return c, err
+			}
+		}
+		if strings.HasPrefix(line, "gatehouse_store_operations_total") {
+			f := strings.Fields(line)
+			n, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				return c, err
+			}
+			c.storeOps += n
 		}
 	}
-	return 0, fmt.Errorf("%s: no go_memstats_mallocs_total", url)
+	if math.IsNaN(c.mallocs) {
+		return c, fmt.Errorf("%s: no go_memstats_mallocs_total", url)
+	}
+	return c, sc.Err()
 }

@@ -27,23 +27,24 @@ func printReport(w io.Writer, e *env, sc []scenario, rounds []round) {
 	fmt.Fprintf(w, "Gatehouse: store %s, metrics on, JSON access log to a file; a fresh proxy process for every scenario run\n\n", e.store)
 	bare := summarize(rounds, keyBare)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "scenario\treq/s\t× bare\t× nginx\tspread\tp50\tp99\tbare p99\tallocs/req\tCPU/req\tpeak RSS\terrors\t")
+	fmt.Fprintln(tw, "scenario\treq/s\t× bare\t× nginx\tspread\tp50\tp99\tbare p99\tallocs/req\tstore ops/req\tCPU/req\tpeak RSS\terrors\t")
 	for _, s := range sc {
 		m := summarize(rounds, s.key)
 		if m.rounds == 0 {
-			fmt.Fprintf(tw, "%s\tskipped\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", s.name)
+			fmt.Fprintf(tw, "%s\tskipped\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", s.name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.name, m.rps,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", s.name, m.rps,
 			num(m.xBare, "%.2f"), num(m.xNginx, "%.2f"), num(100*m.spread, "%.0f%%"),
 			seconds(m.p50), seconds(m.p99), seconds(bare.p99),
-			num(m.allocs, "%.0f"), micro(m.cpu), mib(m.rss), m.errors)
+			num(m.allocs, "%.0f"), num(m.storeOps, "%.3f"), micro(m.cpu), mib(m.rss), m.errors)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, `
 × bare, × nginx: median over the rounds of the scenario's req/s over the baseline's in the same round;
 spread: (max − min) / median of the rounds' req/s. allocs/req: the server's go_memstats_mallocs_total
-over the measured window / requests (Gatehouse; the bare proxy). CPU/req: user + system CPU of the
+over the measured window / requests (Gatehouse; the bare proxy); store ops/req: Gatehouse's
+gatehouse_store_operations_total (Redis calls) likewise. CPU/req: user + system CPU of the
 server processes (/proc/<pid>/stat) over the window / requests. peak RSS: VmHWM (/proc/<pid>/status)
 after resetting it at the start of the load (clear_refs 5). Servers: direct = the echo upstream;
 nginx = master + worker; forward-auth = nginx + Gatehouse (allocs: Gatehouse's).`)

@@ -60,7 +60,7 @@ type target struct {
 	url     string
 	headers headerSource
 	pids    func() []int // the server processes whose CPU and RSS count
-	mallocs string       // URL with go_memstats_mallocs_total; "": none
+	mallocs string       // metrics URL (go_memstats_mallocs_total); "": none
 	prime   int          // requests to send before the warm-up (the rotation's first pass)
 }
 
@@ -77,27 +77,28 @@ func (e *env) measure(t target) sample {
 		}
 	}
 	var cpu0 time.Duration
-	var mal0 float64
+	var c0 counters
 	var err0, mErr0 error
 	res := runLoad(loadSpec{
 		url: t.url, headers: t.headers, conc: e.o.conc, warmup: e.o.warmup, duration: e.o.duration,
 		mark: func() {
 			cpu0, err0 = cpuTime(pids)
-			mal0, mErr0 = math.NaN(), fmt.Errorf("no malloc count")
+			mErr0 = fmt.Errorf("no metrics")
 			if t.mallocs != "" {
-				mal0, mErr0 = readMallocs(t.mallocs)
+				c0, mErr0 = readCounters(t.mallocs)
 			}
 		},
 	})
 	cpu1, err1 := cpuTime(pids)
-	s := sample{res: res, allocs: math.NaN(), cpu: math.NaN(), rss: math.NaN(), verify: math.NaN()}
+	s := sample{res: res, allocs: math.NaN(), cpu: math.NaN(), rss: math.NaN(), verify: math.NaN(), storeOps: math.NaN()}
 	n := float64(res.Requests + res.Errors)
 	if err0 == nil && err1 == nil && n > 0 {
 		s.cpu = (cpu1 - cpu0).Seconds() / n
 	}
 	if mErr0 == nil && n > 0 {
-		if mal1, err := readMallocs(t.mallocs); err == nil {
-			s.allocs = (mal1 - mal0) / n
+		if c1, err := readCounters(t.mallocs); err == nil {
+			s.allocs = (c1.mallocs - c0.mallocs) / n
+			s.storeOps = (c1.storeOps - c0.storeOps) / n
 		}
 	}
 	if rss, err := peakRSS(pids); err == nil {

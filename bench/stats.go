@@ -14,6 +14,8 @@ type sample struct {
 	cpu    float64 // server CPU seconds per request; NaN: not measured
 	rss    float64 // server peak RSS in bytes; NaN: not measured
 	verify float64 // cold verify: CPU seconds of one verification; NaN otherwise
+	// Gatehouse's store operations (Redis calls) per request; NaN otherwise
+	storeOps float64
 }
 
 // round holds every scenario's sample of one round, by scenario key.
@@ -67,6 +69,7 @@ type summary struct {
 	rounds             int
 	rps, p50, p99      float64 // p50, p99 in seconds
 	allocs, cpu, rss   float64
+	storeOps           float64
 	xBare, xNginx      float64
 	spread             float64 // (max − min) / median of req/s across the rounds
 	errors             int     // over all rounds
@@ -76,16 +79,17 @@ type summary struct {
 func summarize(rounds []round, key string) summary {
 	rps := values(rounds, key, func(s sample) float64 { return s.res.RPS() })
 	s := summary{
-		rounds: len(rps),
-		rps:    median(rps),
-		p50:    median(values(rounds, key, func(s sample) float64 { return s.res.P50.Seconds() })),
-		p99:    median(values(rounds, key, func(s sample) float64 { return s.res.P99.Seconds() })),
-		allocs: median(values(rounds, key, func(s sample) float64 { return s.allocs })),
-		cpu:    median(values(rounds, key, func(s sample) float64 { return s.cpu })),
-		rss:    median(values(rounds, key, func(s sample) float64 { return s.rss })),
-		xBare:  ratio(rounds, key, keyBare),
-		xNginx: ratio(rounds, key, keyNginx),
-		verify: median(values(rounds, key, func(s sample) float64 { return s.verify })),
+		rounds:   len(rps),
+		rps:      median(rps),
+		p50:      median(values(rounds, key, func(s sample) float64 { return s.res.P50.Seconds() })),
+		p99:      median(values(rounds, key, func(s sample) float64 { return s.res.P99.Seconds() })),
+		allocs:   median(values(rounds, key, func(s sample) float64 { return s.allocs })),
+		cpu:      median(values(rounds, key, func(s sample) float64 { return s.cpu })),
+		rss:      median(values(rounds, key, func(s sample) float64 { return s.rss })),
+		storeOps: median(values(rounds, key, func(s sample) float64 { return s.storeOps })),
+		xBare:    ratio(rounds, key, keyBare),
+		xNginx:   ratio(rounds, key, keyNginx),
+		verify:   median(values(rounds, key, func(s sample) float64 { return s.verify })),
 		// Every request of the cold scenario is one verification, so the
 		// share is one verification's CPU over the server's CPU per request.
 		shareVerif: median(values(rounds, key, func(s sample) float64 { return s.verify / s.cpu })),

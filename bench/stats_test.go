@@ -10,7 +10,7 @@ import (
 
 // at is a sample of rps requests per second over one second.
 func at(rps int) sample {
-	return sample{res: loadResult{Requests: rps, Elapsed: time.Second}, allocs: math.NaN(), cpu: math.NaN(), rss: math.NaN(), verify: math.NaN()}
+	return sample{res: loadResult{Requests: rps, Elapsed: time.Second}, allocs: math.NaN(), cpu: math.NaN(), rss: math.NaN(), verify: math.NaN(), storeOps: math.NaN()}
 }
 
 func TestMedian(t *testing.T) {

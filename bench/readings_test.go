@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -87,5 +90,28 @@ func TestProcStats(t *testing.T) {
 		for i := 0; i < 1e6; i++ {
 			_ = strings.Repeat("x", i%3)
 		}
+	}
+}
+
+func TestReadCounters(t *testing.T) {
+	body := "# HELP go_memstats_mallocs_total x\ngo_memstats_mallocs_total 1.5e+06\n" +
+		`gatehouse_store_operations_total{op="exists",result="ok"} 7` + "\n" +
+		`gatehouse_store_operations_total{op="get",result="ok"} 5` + "\n" +
+		`gatehouse_store_duration_seconds_count{op="get"} 99` + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bare" {
+			fmt.Fprintln(w, "go_memstats_mallocs_total 42")
+			return
+		}
+		fmt.Fprint(w, body)
+	}))
+	defer srv.Close()
+	c, err := readCounters(srv.URL + "/metrics")
+	if err != nil || c.mallocs != 1.5e6 || c.storeOps != 12 {
+		t.Errorf("gatehouse: %+v, %v; want 1.5e6 mallocs, 12 store ops", c, err)
+	}
+	c, err = readCounters(srv.URL + "/bare")
+	if err != nil || c.mallocs != 42 || !math.IsNaN(c.storeOps) {
+		t.Errorf("bare proxy: %+v, %v; want 42 mallocs, no store ops", c, err)
 	}
 }
