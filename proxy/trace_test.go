@@ -321,3 +321,24 @@ func TestTraceCollectorDown(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceWebSocket: the instrumented transport keeps an upgraded
+// connection's body writable, so a WebSocket tunnel still works traced; its
+// spans end when the tunnel closes.
+func TestTraceWebSocket(t *testing.T) {
+	rec := newRecorder(t)
+	th := newTracedHarness(t, 1, func(o *Options) {
+		o.Routes = []Route{{Name: "open", PathPrefix: "/", Auth: AuthNone, Upstream: rec.url()}}
+	})
+	conn, br := wsHandshake(t, th.harness, "/ws")
+	_, _ = conn.Write([]byte("hi\n"))
+	if line, _ := br.ReadString('\n'); line != "tunnel:hi\n" {
+		t.Fatalf("got %q over the traced tunnel, want tunnel:hi", line)
+	}
+	conn.Close()
+	spans := th.coll.Wait(t, 10*time.Second, "the tunnel's spans", func(s []otlptest.Span) bool {
+		_ = th.tp.ForceFlush(context.Background())
+		return len(otlptest.Named(s, "gatehouse open")) == 1 && len(otlptest.Named(s, "upstream GET")) == 1
+	})
+	wantAttrs(t, one(t, spans, "gatehouse open"), map[string]string{"http.route": "open", "gatehouse.outcome": "allowed"})
+}

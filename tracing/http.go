@@ -26,6 +26,10 @@ func Handler(next http.Handler, tp trace.TracerProvider) http.Handler {
 	return &handler{next: next, tracer: tp.Tracer(Scope), prop: Propagator()}
 }
 
+// serverKind is built once: an option made per call is an allocation per
+// request.
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+
 type handler struct {
 	next   http.Handler
 	tracer trace.Tracer
@@ -34,7 +38,7 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := h.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := h.tracer.Start(ctx, ServerSpanName, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := h.tracer.Start(ctx, ServerSpanName, serverKind)
 	defer span.End()
 	h.next.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -47,16 +51,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // carry a token), and it records no metrics. Request and response headers
 // are never recorded. The response body is passed through unchanged in
 // kind (an upgraded connection's body stays writable).
+//
+// A round trip in a trace that is not sampled records nothing, so it skips
+// the instrumentation: the request goes out with the caller's span as the
+// traceparent's parent (same trace ID, not-sampled flag).
 func Transport(base http.RoundTripper, tp trace.TracerProvider, name string) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return otelhttp.NewTransport(redactURL{base},
+	return &transport{base: base, prop: Propagator(), traced: otelhttp.NewTransport(redactURL{base},
 		otelhttp.WithTracerProvider(tp),
 		otelhttp.WithPropagators(Propagator()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return name + " " + r.Method }),
-	)
+	)}
+}
+
+type transport struct {
+	base, traced http.RoundTripper
+	prop         propagation.TextMapPropagator
+}
+
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	sc := trace.SpanContextFromContext(r.Context())
+	if !sc.IsValid() || sc.IsSampled() {
+		return t.traced.RoundTrip(r)
+	}
+	out := *r // a RoundTripper must not modify the request it was given
+	out.Header = r.Header.Clone()
+	t.prop.Inject(r.Context(), propagation.HeaderCarrier(out.Header))
+	return t.base.RoundTrip(&out)
 }
 
 // redactURL overwrites the client span's url.full, which otelhttp sets with

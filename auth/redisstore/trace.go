@@ -22,7 +22,10 @@ func newTraceHook(tp trace.TracerProvider) traceHook {
 	return traceHook{tracer: tp.Tracer("github.com/gatehouse-proxy/gatehouse/auth/redisstore")}
 }
 
-var dbSystem = attribute.String("db.system.name", "redis")
+var (
+	dbSystem   = attribute.String("db.system.name", "redis")
+	clientKind = trace.WithSpanKind(trace.SpanKindClient)
+)
 
 func (h traceHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
@@ -32,7 +35,7 @@ func (h traceHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		op := strings.ToUpper(cmd.Name())
-		ctx, span := h.tracer.Start(ctx, "redis "+op, trace.WithSpanKind(trace.SpanKindClient),
+		ctx, span := h.tracer.Start(ctx, "redis "+op, clientKind,
 			trace.WithAttributes(dbSystem, attribute.String("db.operation.name", op)))
 		err := next(ctx, cmd)
 		end(span, realErr(err))
@@ -45,7 +48,7 @@ func (h traceHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			return next(ctx, cmds)
 		}
-		ctx, span := h.tracer.Start(ctx, "redis pipeline", trace.WithSpanKind(trace.SpanKindClient),
+		ctx, span := h.tracer.Start(ctx, "redis pipeline", clientKind,
 			trace.WithAttributes(dbSystem, attribute.String("db.operation.name", "PIPELINE"),
 				attribute.Int("db.operation.batch.size", len(cmds))))
 		err := next(ctx, cmds)
