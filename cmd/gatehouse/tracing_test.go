@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -159,6 +160,65 @@ func TestTracingRestartOnly(t *testing.T) {
 		tt.set(&cur.Tracing)
 		if got := restartOnly(&old, &cur); !slices.Equal(got, tt.want) {
 			t.Errorf("restartOnly after %+v: %v, want %v", cur.Tracing, got, tt.want)
+		}
+	}
+}
+
+// TestServeTracingJWKSAndIdP: JWKS fetches and IdP fetches are client spans
+// (the background ones, roots of their own traces), with url.full without
+// the query.
+func TestServeTracingJWKSAndIdP(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	coll := otlptest.Start(t)
+	var issuer string
+	idpSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/jwks":
+			_, _ = w.Write([]byte(`{"keys":[]}`))
+		case "/.well-known/openid-configuration":
+			_, _ = w.Write([]byte(`{"issuer":"` + issuer + `","authorization_endpoint":"` + issuer + `/auth","token_endpoint":"` + issuer +
+				`/token","jwks_uri":"` + issuer + `/jwks","id_token_signing_alg_values_supported":["ES256"]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer idpSrv.Close()
+	issuer = idpSrv.URL
+	cfg := strings.NewReplacer("{{otlp}}", coll.URL, "{{issuer}}", issuer).Replace(`
+listen: "{{listen}}"
+upstream: "{{upstream}}"
+admin: {listen: "{{admin}}"}
+session: {secure: false}
+jwt:
+  issuers:
+    - {issuer: "{{issuer}}", audiences: [api], algorithms: [ES256], jwks_url: "{{issuer}}/jwks?key=SECRET-JWKS-QUERY"}
+oidc:
+  providers:
+    - {name: corp, issuer: "{{issuer}}", client_id: gatehouse, client_secret_file: "{{dir}}/secret",
+       redirect_url: "http://{{listen}}/.gatehouse/oidc/callback"}
+tracing: {otlp_endpoint: "{{otlp}}", sample_ratio: 1}
+routes:
+  - {name: app, match: {path_prefix: "/"}, auth: any}
+`)
+	startGatehouse(t, cfg, map[string]string{"secret": "SECRET-CLIENT-SECRET\n"})
+	spans := coll.Wait(t, 10*time.Second, "a JWKS and a discovery fetch", func(s []otlptest.Span) bool {
+		return len(otlptest.Named(s, "jwks GET")) > 0 && len(otlptest.Named(s, "idp GET")) > 0
+	})
+	if got := otlptest.Named(spans, "jwks GET")[0]; got.Attrs["url.full"] != issuer+"/jwks" || got.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+		t.Errorf("JWKS span: kind %v url.full %q, want a client span of %s/jwks", got.Kind, got.Attrs["url.full"], issuer)
+	}
+	found := false
+	for _, s := range otlptest.Named(spans, "idp GET") {
+		found = found || s.Attrs["url.full"] == issuer+"/.well-known/openid-configuration"
+	}
+	if !found {
+		t.Errorf("no discovery span:\n%s", otlptest.Describe(spans))
+	}
+	raw := coll.Raw()
+	for _, secret := range []string{"SECRET-JWKS-QUERY", "SECRET-CLIENT-SECRET"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the export contains %q", secret)
 		}
 	}
 }
