@@ -67,9 +67,9 @@ func Propagator() propagation.TextMapPropagator { return propagation.TraceContex
 // processor whose queue never blocks a request, and the OTLP/HTTP exporter.
 // It does no network I/O: a collector that is down costs dropped spans,
 // never a failed or slower request. Besides the options, the exporter
-// honours OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION and
-// _CERTIFICATE (and their _TRACES_ forms), and the batch processor
-// OTEL_BSP_SCHEDULE_DELAY and OTEL_BSP_MAX_EXPORT_BATCH_SIZE.
+// honours OTEL_EXPORTER_OTLP_HEADERS, _COMPRESSION, _CERTIFICATE,
+// _CLIENT_CERTIFICATE and _CLIENT_KEY (and their _TRACES_ forms), and the
+// batch processor OTEL_BSP_SCHEDULE_DELAY and OTEL_BSP_MAX_EXPORT_BATCH_SIZE.
 func New(o Options) (*Provider, error) {
 	if o.Endpoint == nil || o.Endpoint.Host == "" {
 		return nil, errors.New("tracing: no endpoint")
