@@ -342,3 +342,20 @@ func TestTraceWebSocket(t *testing.T) {
 	})
 	wantAttrs(t, one(t, spans, "gatehouse open"), map[string]string{"http.route": "open", "gatehouse.outcome": "allowed"})
 }
+
+// TestTraceOff: without Options.Traced (tracing off) the proxy does no
+// tracing work: a client's traceparent reaches the upstream untouched, and
+// the access line has no trace_id.
+func TestTraceOff(t *testing.T) {
+	log := &lockedBuffer{}
+	hs := newHarness(t, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(log, nil)) })
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	resp := hs.do(http.MethodGet, "/public/x", "Traceparent: "+tp)
+	if got := echoed(t, resp).Headers["Traceparent"]; len(got) != 1 || got[0] != tp {
+		t.Errorf("upstream traceparent %q, want the client's %q untouched", got, tp)
+	}
+	hs.proxy.Close() // the access line is written before the handler returns
+	if strings.Contains(log.String(), "trace_id") || !strings.Contains(log.String(), `"msg":"request"`) {
+		t.Errorf("access line with tracing off: %s; want one, without trace_id", log.String())
+	}
+}
