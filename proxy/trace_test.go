@@ -359,3 +359,21 @@ func TestTraceOff(t *testing.T) {
 		t.Errorf("access line with tracing off: %s; want one, without trace_id", log.String())
 	}
 }
+
+// TestTraceDropsOrphanTracestate: a tracestate whose traceparent was
+// missing or invalid is not sent upstream beside the trace Gatehouse
+// started (W3C Trace Context), sampled or not.
+func TestTraceDropsOrphanTracestate(t *testing.T) {
+	for _, ratio := range []float64{0, 1} {
+		th := newTracedHarness(t, ratio, nil)
+		for _, headers := range [][]string{
+			{"Tracestate: vendor=abc"},
+			{"Traceparent: 00-not-a-trace-01", "Tracestate: vendor=abc"},
+		} {
+			e := echoed(t, th.do(http.MethodGet, "/public/x", headers...))
+			if got := e.Headers["Tracestate"]; len(got) != 0 || len(e.Headers["Traceparent"]) != 1 {
+				t.Errorf("ratio %v, %q: upstream tracestate %q traceparent %q; want Gatehouse's traceparent only", ratio, headers, got, e.Headers["Traceparent"])
+			}
+		}
+	}
+}

@@ -48,7 +48,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // new trace's root), and injects its traceparent and tracestate into the
 // request. It is otelhttp's transport with two changes: its url.full is
 // replaced by the URL without query, fragment or credentials (a query may
-// carry a token), and it records no metrics. Request and response headers
+// carry a token), and it records no metrics. A client's tracestate is sent
+// on only with the trace it belongs to. Request and response headers
 // are never recorded. The response body is passed through unchanged in
 // kind (an upgraded connection's body stays writable).
 //
@@ -79,9 +80,15 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	out := *r // a RoundTripper must not modify the request it was given
 	out.Header = r.Header.Clone()
+	out.Header.Del(tracestate) // Inject sets the trace's own, if it has one
 	t.prop.Inject(r.Context(), propagation.HeaderCarrier(out.Header))
 	return t.base.RoundTrip(&out)
 }
+
+// tracestate is the W3C header that belongs to a traceparent: a client's
+// is passed on only with the trace it came with (the span context keeps
+// it), never beside a traceparent Gatehouse started.
+const tracestate = "Tracestate"
 
 // redactURL overwrites the client span's url.full, which otelhttp sets with
 // the query string, before the request leaves; only the last value of an
@@ -89,8 +96,17 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 type redactURL struct{ next http.RoundTripper }
 
 func (t redactURL) RoundTrip(r *http.Request) (*http.Response, error) {
-	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+	span := trace.SpanFromContext(r.Context())
+	if span.IsRecording() {
 		span.SetAttributes(attribute.String("url.full", SafeURL(r.URL)))
+	}
+	if _, ok := r.Header[tracestate]; ok && span.SpanContext().TraceState().Len() == 0 {
+		// A client's tracestate beside a trace Gatehouse started (its
+		// traceparent was missing or invalid): not passed on.
+		out := *r
+		out.Header = r.Header.Clone()
+		out.Header.Del(tracestate)
+		r = &out
 	}
 	return t.next.RoundTrip(r)
 }
