@@ -29,6 +29,24 @@ type Config struct {
 	Audit        Audit    `koanf:"audit"`
 	// ForwardAuth turns on the forward-auth decision endpoints.
 	ForwardAuth ForwardAuth `koanf:"forward_auth"`
+	// Tracing exports OpenTelemetry spans; off unless OTLPEndpoint is set.
+	Tracing Tracing `koanf:"tracing"`
+}
+
+// Tracing configures OpenTelemetry tracing (README "Tracing"). An empty
+// OTLPEndpoint (the default) turns it off: no span is started and nothing
+// is exported.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://otel-collector:4318; spans are posted to <endpoint>/v1/traces.
+	OTLPEndpoint string `koanf:"otlp_endpoint"`
+	// SampleRatio is the share of new traces sampled, 0 to 1; a client's
+	// traceparent decides for the traces it continues (parent-based).
+	SampleRatio float64 `koanf:"sample_ratio"`
+	ServiceName string  `koanf:"service_name"` // the spans' service.name
+	// User puts the authenticated user on the server span as enduser.id.
+	// False (the default): no user in any span.
+	User bool `koanf:"user"`
 }
 
 // ForwardAuth configures /.gatehouse/auth/auth-request (nginx) and
@@ -264,6 +282,7 @@ func Default() Config {
 		},
 		StripHeaders: DefaultStripHeaders(),
 		Log:          Log{Level: "info", Format: "json", Access: true},
+		Tracing:      Tracing{SampleRatio: 0.1, ServiceName: "gatehouse"},
 	}
 }
 

@@ -279,6 +279,8 @@ func typeWord(t reflect.Type) string {
 		return "a string"
 	case reflect.Bool:
 		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64:
 		return "a whole number"
 	case reflect.Slice:

@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 	c.validateRoutes(&p)
 	c.validateOIDC(&p)
 	c.validateConsole(&p)
+	c.validateTracing(&p)
 	if c.ForwardAuth.Enabled && len(c.TrustedProxies) == 0 {
 		p.add("forward_auth.enabled", "true, but trusted_proxies is empty, so every caller would get 403; list the ingress's addresses in trusted_proxies, or set enabled: false")
 	}

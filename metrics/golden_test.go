@@ -28,7 +28,7 @@ var goldenNames = []string{
 	"gatehouse_jwks_refreshes_total", "gatehouse_revocations_total", "gatehouse_config_reloads_total",
 	"gatehouse_store_errors_allowed_total", "gatehouse_inflight_requests", "gatehouse_store_up",
 	"gatehouse_revocation_subscription_up", "gatehouse_config_last_reload_success",
-	"gatehouse_config_last_reload_timestamp_seconds",
+	"gatehouse_config_last_reload_timestamp_seconds", "gatehouse_tracing_spans_dropped_total",
 }
 
 // TestExpositionGolden records a fixed set of observations through the
@@ -64,6 +64,7 @@ func TestExpositionGolden(t *testing.T) {
 	m.Inflight.Set(func() float64 { return 2 })
 	m.StoreUp.SetBool(func() bool { return true })
 	m.RevocationSubscriptionUp.SetBool(func() bool { return false })
+	m.DropSpans(SpansDroppedExportError, 512)
 
 	const path = "testdata/exposition.golden"
 	if *update {

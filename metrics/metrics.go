@@ -62,6 +62,8 @@ type Metrics struct {
 	OIDC *OIDC // sign-in at OpenID Providers (oidc.go)
 
 	AuditEvents *prometheus.CounterVec // kind (audit.go)
+
+	SpansDropped *prometheus.CounterVec // reason (tracing.go)
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -142,6 +144,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	m.OIDC = NewOIDC(reg)
 	m.AuditEvents = NewAuditEvents(reg)
+	m.SpansDropped = NewTracingDropped(reg)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(m.Requests, m.RequestDuration, m.AuthDuration, m.UpstreamResponses,
 		m.UpstreamDuration, m.StoreOperations, m.StoreDuration, m.Logins, m.JWKSRefreshes,

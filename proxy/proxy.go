@@ -98,6 +98,14 @@ type Options struct {
 	// ForwardAuthPath (config forward_auth.enabled), for clients in
 	// TrustedProxies. False: both answer 404.
 	ForwardAuth bool
+	// Traced says the Handler runs inside tracing.Handler, which puts a
+	// server span in each request's context: finish names it after the
+	// route and sets its attributes (trace.go), and the access line
+	// carries trace_id. False (tracing off): no tracing work at all.
+	Traced bool
+	// TraceUser puts the user on the server span as enduser.id
+	// (tracing.user). False: no user in any span.
+	TraceUser bool
 }
 
 // Handler is the proxy listener's handler. It is immutable after New and safe
@@ -122,6 +130,8 @@ type Handler struct {
 	ownCookies  []string            // session cookie and Options.ProtectedCookies, for Cookie
 	bodyTimeout time.Duration
 	forwardAuth bool // Options.ForwardAuth
+	traced      bool // Options.Traced
+	traceUser   bool // Options.TraceUser
 }
 
 // New compiles the routes and builds the forwarder.
@@ -137,6 +147,7 @@ func New(o Options) (*Handler, error) {
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
 		assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
 		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout, forwardAuth: o.ForwardAuth,
+		traced: o.Traced, traceUser: o.TraceUser,
 	}
 	h.ownCookies = ownCookies(o.Sessions, o.ProtectedCookies)
 	h.cookies = cookieSet(h.ownCookies)
@@ -296,6 +307,9 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 		c.Inc()
 		rt.duration.Observe(d.Seconds())
 	}
+	if h.traced {
+		h.annotateSpan(r.Context(), rt, x, r.Method, w.status)
+	}
 	if !h.access || !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
@@ -322,6 +336,9 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	}
 	if x.fwd {
 		attrs = append(attrs, slog.Bool("forward_auth", true))
+	}
+	if h.traced {
+		attrs = appendTraceID(r.Context(), attrs)
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-proxy/gatehouse/auth"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// its duration and its error (nil for a nil reply). It must be safe
 	// for concurrent use and fast.
 	Observe func(op string, d time.Duration, err error)
+	// TracerProvider, if not nil, makes a client span of every Redis
+	// command sent under a caller's span (trace.go). Nil: no tracing.
+	TracerProvider trace.TracerProvider
 	// Logger receives subscription state changes; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for expiries computed in process (a revoked jti's
@@ -147,6 +151,9 @@ func New(o Options) (*Store, error) {
 	installDialHook(rdb)
 	if o.Observe != nil {
 		rdb.AddHook(observeHook(o.Observe))
+	}
+	if o.TracerProvider != nil {
+		rdb.AddHook(newTraceHook(o.TracerProvider))
 	}
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
 		rdb.AddHook(reloadHook{cc})

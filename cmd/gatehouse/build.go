@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/proxy/pages"
 	"github.com/gatehouse-proxy/gatehouse/proxy/passwords"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // generation is everything one config builds. A reload builds a new one and
@@ -40,8 +41,8 @@ type generation struct {
 
 // newStore opens the configured store. The Redis store does not need Redis
 // to be up: Gatehouse starts anyway and /readyz says so. called, if not
-// nil, hears of every Redis command's outcome.
-func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.Logger, called func(op string, err error)) (auth.Store, error) {
+// nil, hears of every Redis command's outcome; tp, if not nil, traces them.
+func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.Logger, called func(op string, err error), tp trace.TracerProvider) (auth.Store, error) {
 	if cfg.Store.Type != "redis" {
 		return memstore.New(nil), nil
 	}
@@ -53,6 +54,7 @@ func newStore(cfg *config.Config, mat *material, m *metrics.Metrics, log *slog.L
 		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: mat.redisPassword,
 		DB: r.DB, TLS: r.TLS, RootCAs: mat.redisCAs,
 		KeyPrefix: r.KeyPrefix, Timeout: cfg.Store.Timeout, Observe: m.ObserveStore, Logger: log,
+		TracerProvider: tp,
 	}
 	if called != nil {
 		o.Observe = func(op string, d time.Duration, err error) { m.ObserveStore(op, d, err); called(op, err) }
@@ -82,6 +84,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 			Issuers: mat.issuers, Leeway: cfg.JWT.Leeway, Revocations: s.store,
 			OnJWKSRefresh: s.m.ObserveJWKSRefresh, Logger: s.log,
 			MaxLifetime: cfg.JWT.MaxLifetime, KeepClaims: claimPaths(cfg),
+			HTTPClient: s.tracedClient("jwks"),
 		})
 		if err != nil {
 			return fail(fmt.Errorf("jwt.issuers: %w", err))
@@ -121,8 +124,9 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		},
 		Sessions: g.sessions, Reserved: reserved,
 		AllowOnStoreError: do.AllowOnStoreError, UpstreamTimeout: cfg.Server.UpstreamTimeout,
-		Transport: s.upstreamTransport(cfg.Server.UpstreamTimeout),
+		Transport: s.tracedTransport(s.upstreamTransport(cfg.Server.UpstreamTimeout)),
 		Metrics:   s.m, Logger: s.log, NoAccessLog: !cfg.Log.Access,
+		Traced: s.tracer != nil, TraceUser: cfg.Tracing.User,
 	}
 	po.BodyTimeout, po.StripHeaders = cfg.Server.BodyTimeout, cfg.StripHeaders
 	po.ForwardAuth = cfg.ForwardAuth.Enabled
@@ -138,8 +142,8 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
-	g.proxy = httpx.WithErrorPages(h, g.pages.WriteError) // browser navigations get HTML error pages
-	s.endUsers(endedUsers)                                // last: a config that fails to build ends nobody
+	g.proxy = s.traced(httpx.WithErrorPages(h, g.pages.WriteError)) // browser navigations get HTML error pages
+	s.endUsers(endedUsers)                                          // last: a config that fails to build ends nobody
 	return g, nil
 }
 

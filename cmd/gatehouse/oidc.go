@@ -35,7 +35,8 @@ func (s *server) oidcLogin(ctx context.Context, cfg *config.Config, g *generatio
 			Claims:        oidc.Claims{User: cl.User, Email: cl.Email, Groups: cl.Groups},
 			AllowedGroups: op.AllowedGroups, Revalidate: op.RevalidateEvery(), EndSession: op.EndsSession(),
 			Leeway: cfg.JWT.Leeway,
-		}, oidc.Options{Store: s.store, OnUp: s.m.OIDC.SetProviderUp, Logger: s.log})
+		}, oidc.Options{Store: s.store, OnUp: s.m.OIDC.SetProviderUp, Logger: s.log,
+			HTTPClient: s.tracedClient("idp")})
 		go p.Run(ctx)
 		provs = append(provs, p)
 	}

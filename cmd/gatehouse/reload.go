@@ -164,8 +164,9 @@ func (s *server) buildFromFile() (*generation, error) {
 // restartOnly lists the changed keys that a reload does not apply: the
 // listeners, the store, the proxy listener's connection limits and TLS
 // files (the files' contents are re-read when they change; naming other
-// files, or turning TLS on or off, needs a restart), and the log format
-// (log.level and log.access apply on reload).
+// files, or turning TLS on or off, needs a restart), the log format
+// (log.level and log.access apply on reload), and the tracer provider's
+// settings (tracing.user applies on reload).
 func restartOnly(old, cur *config.Config) []string {
 	var keys []string
 	for _, c := range []struct {
@@ -181,6 +182,9 @@ func restartOnly(old, cur *config.Config) []string {
 		{"server.idle_timeout", old.Server.IdleTimeout != cur.Server.IdleTimeout},
 		{"server.max_header_bytes", old.Server.MaxHeaderBytes != cur.Server.MaxHeaderBytes},
 		{"log.format", old.Log.Format != cur.Log.Format},
+		{"tracing.otlp_endpoint", old.Tracing.OTLPEndpoint != cur.Tracing.OTLPEndpoint},
+		{"tracing.sample_ratio", old.Tracing.SampleRatio != cur.Tracing.SampleRatio},
+		{"tracing.service_name", old.Tracing.ServiceName != cur.Tracing.ServiceName},
 	} {
 		if c.changed {
 			keys = append(keys, c.key)

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/metrics"
 	"github.com/gatehouse-proxy/gatehouse/proxy/admin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // server is one running Gatehouse: the long-lived parts (store, metrics,
@@ -46,6 +47,8 @@ type server struct {
 	transportMu sync.Mutex
 	transport   *http.Transport // upstream pool shared by every generation
 	transportTO time.Duration   // the upstream_timeout it was built with
+
+	tracer trace.TracerProvider // tracing.* as at start (tracing.go); nil: tracing off
 }
 
 // Why a drain ended early.
@@ -77,7 +80,9 @@ func serveCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	s.m = metrics.New(s.reg, version)
 	s.adminToken = mat.adminToken
 	s.storeKick = make(chan struct{}, 1)
-	if s.store, err = newStore(cfg, mat, s.m, s.log, s.storeCalled); err != nil {
+	stopTracing := s.startTracing(cfg.Tracing)
+	defer stopTracing() // after the drain: the last spans are exported
+	if s.store, err = newStore(cfg, mat, s.m, s.log, s.storeCalled, s.tracer); err != nil {
 		return err
 	}
 	defer s.store.Close()
