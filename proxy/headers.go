@@ -48,11 +48,39 @@ func newStripper(names []string) stripper {
 // iterates over the request's headers (usually a handful) rather than the
 // identity names, so that X_Auth_User and x-auth-user are caught too.
 func (s stripper) strip(h http.Header) {
+	var buf [64]byte
 	for k := range h {
-		if _, ok := s[httpx.FoldHeader(k)]; ok {
+		var ours bool
+		if b, ok := foldASCII(buf[:0], k); ok {
+			_, ours = s[string(b)] // no allocation for a lookup by string(bytes)
+		} else {
+			_, ours = s[httpx.FoldHeader(k)]
+		}
+		if ours {
 			delete(h, k)
 		}
 	}
+}
+
+// foldASCII appends httpx.FoldHeader(k) to buf without allocating, when k
+// is ASCII and fits in buf's capacity; ok is false otherwise.
+func foldASCII(buf []byte, k string) (folded []byte, ok bool) {
+	if len(k) > cap(buf) {
+		return nil, false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 0x80:
+			return nil, false
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		buf = append(buf, c)
+	}
+	return buf, true
 }
 
 // setIdentity writes the identity headers for id onto h. Values that could

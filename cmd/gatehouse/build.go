@@ -134,11 +134,12 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if po.Assertions, err = assertions(cfg, g); err != nil {
 		return fail(err)
 	}
+	po.ErrorPages = g.pages.WriteError // browser navigations get HTML error pages
 	h, err := proxy.New(po)
 	if err != nil {
 		return fail(err)
 	}
-	g.proxy = httpx.WithErrorPages(h, g.pages.WriteError) // browser navigations get HTML error pages
+	g.proxy = h
 	s.endUsers(endedUsers)                                // last: a config that fails to build ends nobody
 	return g, nil
 }

@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+)
+
+// TestErrorPagesOption: Options.ErrorPages answers a browser navigation's
+// error with the page, given the request's ID, on the proxy's own refusals
+// and in the reserved endpoints; API clients keep the JSON body.
+func TestErrorPagesOption(t *testing.T) {
+	var seen []string
+	page := func(w http.ResponseWriter, r *http.Request, status int, code, _ string) {
+		seen = append(seen, code+" "+httpx.RequestID(r))
+		w.WriteHeader(status)
+	}
+	reserved := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "")
+	})
+	hs := newHarness(t, func(o *Options) {
+		o.ErrorPages = page
+		o.Reserved = reserved
+		o.Routes = []Route{{Name: "public", PathPrefix: "/public/", Auth: AuthNone}}
+	})
+	for _, target := range []string{"/nowhere", ReservedPrefix + "nope"} {
+		seen = nil
+		resp := hs.do("GET", target, "Accept: text/html", "X-Request-Id: rid-"+strings.Trim(target, "/."))
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") == "application/json" {
+			t.Errorf("%s: navigation answered %d %s, want 404 from the page", target, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if want := "not_found " + resp.Header.Get(httpx.RequestIDHeader); len(seen) != 1 || seen[0] != want {
+			t.Errorf("%s: page saw %q, want [%q]", target, seen, want)
+		}
+		seen = nil
+		resp = hs.do("GET", target, "Accept: application/json")
+		if body := errorBody(t, resp); body["error"] != "not_found" || len(seen) != 0 {
+			t.Errorf("%s: API client got %v (page calls %q), want the JSON error", target, body, seen)
+		}
+	}
+}
+
+// TestStripAnySpelling: identity and strip_headers names are stripped in
+// any case and with "_" for "-", also for names longer than the fold
+// buffer and next to non-ASCII ones.
+func TestStripAnySpelling(t *testing.T) {
+	long := "X-" + strings.Repeat("Very-Long-Name-", 6) + "End"
+	s := newStripper([]string{"X-Auth-User", long})
+	h := http.Header{
+		"X_auth_USER":                      {"admin"},
+		strings.ToLower(long):              {"1"},
+		strings.ReplaceAll(long, "-", "_"): {"1"},
+		"X-Auth-User-Ünïcode":              {"kept"},
+		"X-Auth-Userx":                     {"kept"},
+	}
+	s.strip(h)
+	if len(h) != 2 || h["X-Auth-User-Ünïcode"] == nil || h["X-Auth-Userx"] == nil {
+		t.Errorf("after strip: %v", h)
+	}
+	for _, k := range []string{"a", "X_Y-z", strings.Repeat("Ab_", 30), "Ünï_Code", "x\x80_Y"} {
+		var buf [64]byte
+		if b, ok := foldASCII(buf[:0], k); ok && string(b) != httpx.FoldHeader(k) {
+			t.Errorf("foldASCII(%q) = %q, FoldHeader %q", k, b, httpx.FoldHeader(k))
+		}
+	}
+}
+
+// TestAddrText: the access line's client_ip is ip.String() whatever the
+// peer address looks like.
+func TestAddrText(t *testing.T) {
+	for _, c := range []struct{ ip, remote string }{
+		{"192.0.2.1", "192.0.2.1:5678"},
+		{"192.0.2.1", "[::ffff:192.0.2.1]:5678"},
+		{"198.51.100.9", "192.0.2.1:5678"}, // the client from X-Forwarded-For
+		{"2001:db8::1", "[2001:db8::1]:443"},
+		{"192.0.2.1", "garbage"},
+		{"", "192.0.2.1:80"},
+	} {
+		var ip netip.Addr
+		if c.ip != "" {
+			ip = netip.MustParseAddr(c.ip)
+		}
+		if got := addrText(ip, c.remote); got != ip.String() {
+			t.Errorf("addrText(%s, %q) = %q, want %q", c.ip, c.remote, got, ip.String())
+		}
+	}
+}
