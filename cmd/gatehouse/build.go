@@ -140,7 +140,7 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 		return fail(err)
 	}
 	g.proxy = h
-	s.endUsers(endedUsers)                                // last: a config that fails to build ends nobody
+	s.endUsers(endedUsers) // last: a config that fails to build ends nobody
 	return g, nil
 }
 
