@@ -87,9 +87,18 @@ func foldASCII(buf []byte, k string) (folded []byte, ok bool) {
 // not travel in a header (control characters) are refused by validIdentity
 // before this is reached.
 func (hs Headers) setIdentity(h http.Header, id *auth.Identity) {
+	// One backing array for every value (one allocation, not one per
+	// header); each header gets a one-element slice of it whose capacity
+	// ends there, so an append to one header cannot reach the next.
+	var vals []string
 	set := func(name, value string) {
 		if name != "" && value != "" {
-			h[http.CanonicalHeaderKey(name)] = []string{value}
+			if vals == nil {
+				vals = make([]string, 0, 4+len(hs.Extra))
+			}
+			vals = append(vals, value)
+			n := len(vals)
+			h[http.CanonicalHeaderKey(name)] = vals[n-1 : n : n]
 		}
 	}
 	set(hs.User, id.User)

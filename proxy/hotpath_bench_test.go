@@ -111,7 +111,7 @@ func newHotPath(b *testing.B, up *url.URL) *hotPath {
 		b.Fatal(err)
 	}
 	ck := rec.Result().Cookies()[0]
-	hp.cookie = ck.Name + "=" + ck.Value
+	hp.cookie = ck.Name + "=" + ck.Value + "; app_theme=dark" // the app's own cookie travels too
 	h, err := New(Options{
 		Routes: []Route{
 			{Name: "none", PathPrefix: "/none/", Auth: AuthNone},

@@ -132,14 +132,14 @@ func unavailable(desc string, cause error) error {
 // No cookie is auth.ErrNoCredentials; two cookies with the name, or a value
 // that is not a well-formed session ID, is auth.ErrInvalid.
 func (m *Manager) key(r *http.Request) (string, error) {
-	vals := cookieValues(r.Header, m.o.CookieName)
+	val, n := cookieValue(r.Header, m.o.CookieName)
 	switch {
-	case len(vals) == 0:
+	case n == 0:
 		return "", &auth.Error{Kind: auth.ErrNoCredentials, Description: "no session cookie"}
-	case len(vals) > 1:
+	case n > 1:
 		return "", invalid("more than one session cookie")
 	}
-	key, ok := parseID(vals[0])
+	key, ok := parseID(val)
 	if !ok {
 		return "", invalid("malformed session cookie")
 	}
