@@ -176,19 +176,28 @@ func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr 
 	if !isTrusted(peer, trusted) || len(xff) == 0 {
 		return peer
 	}
-	var hops []string
-	for _, v := range xff {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
+	// The entries of every X-Forwarded-For line, right to left, read in
+	// place (no split, no allocation).
 	ip := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return ip
-		}
-		ip = a.Unmap()
-		if !isTrusted(ip, trusted) {
-			return ip
+	for i := len(xff) - 1; i >= 0; i-- {
+		rest := xff[i]
+		for {
+			hop := rest
+			cut := strings.LastIndexByte(rest, ',')
+			if cut >= 0 {
+				hop, rest = rest[cut+1:], rest[:cut]
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return ip
+			}
+			ip = a.Unmap()
+			if !isTrusted(ip, trusted) {
+				return ip
+			}
+			if cut < 0 {
+				break
+			}
 		}
 	}
 	return ip

@@ -88,3 +88,41 @@ func TestAddrText(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIPInPlace: clientIP reads X-Forwarded-For in place exactly as
+// splitting every line at commas and walking the entries right to left.
+func TestClientIPInPlace(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	reference := func(peer netip.Addr, xff []string) netip.Addr {
+		if !isTrusted(peer, trusted) || len(xff) == 0 {
+			return peer
+		}
+		var hops []string
+		for _, v := range xff {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		ip := peer
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				return ip
+			}
+			if ip = a.Unmap(); !isTrusted(ip, trusted) {
+				return ip
+			}
+		}
+		return ip
+	}
+	for _, xff := range [][]string{
+		{"6.6.6.6", "9.9.9.9, 10.0.0.2"}, {"9.9.9.9", "10.0.0.2,10.0.0.3"}, {"10.0.0.5", "10.0.0.2"},
+		{"9.9.9.9,"}, {",10.0.0.2"}, {""}, {"", "10.0.0.4"}, {" 9.9.9.9 ,  10.0.0.9 "}, {"::ffff:9.9.9.9"},
+		{"10.0.0.7, garbage", "10.0.0.2"}, {"2001:db8::1, 10.0.0.1"}, {"9.9.9.9", ""},
+	} {
+		for _, peer := range []string{"10.0.0.1", "192.0.2.1"} {
+			p := netip.MustParseAddr(peer)
+			if got, want := clientIP(p, xff, trusted), reference(p, xff); got != want {
+				t.Errorf("clientIP(%s, %q) = %s, want %s", peer, xff, got, want)
+			}
+		}
+	}
+}
