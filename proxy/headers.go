@@ -87,27 +87,27 @@ func foldASCII(buf []byte, k string) (folded []byte, ok bool) {
 // not travel in a header (control characters) are refused by validIdentity
 // before this is reached.
 func (hs Headers) setIdentity(h http.Header, id *auth.Identity) {
+	std := [...]struct{ name, value string }{
+		{hs.User, id.User}, {hs.Email, id.Email}, {hs.Groups, strings.Join(id.Groups, ",")}, {hs.Method, id.Method},
+	}
 	// One backing array for every value (one allocation, not one per
 	// header); each header gets a one-element slice of it whose capacity
 	// ends there, so an append to one header cannot reach the next.
-	var vals []string
-	set := func(name, value string) {
-		if name != "" && value != "" {
-			if vals == nil {
-				vals = make([]string, 0, 4+len(hs.Extra))
-			}
-			vals = append(vals, value)
+	vals := make([]string, 0, len(std)+len(hs.Extra))
+	for _, p := range std {
+		if p.name != "" && p.value != "" {
+			vals = append(vals, p.value)
 			n := len(vals)
-			h[http.CanonicalHeaderKey(name)] = vals[n-1 : n : n]
+			h[http.CanonicalHeaderKey(p.name)] = vals[n-1 : n : n]
 		}
 	}
-	set(hs.User, id.User)
-	set(hs.Email, id.Email)
-	set(hs.Groups, strings.Join(id.Groups, ","))
-	set(hs.Method, id.Method)
 	for name, path := range hs.Extra {
 		if v, ok := id.Claim(path); ok {
-			set(name, claimString(v))
+			if s := claimString(v); s != "" {
+				vals = append(vals, s)
+				n := len(vals)
+				h[http.CanonicalHeaderKey(name)] = vals[n-1 : n : n]
+			}
 		}
 	}
 }

@@ -80,8 +80,9 @@ type Directory interface {
 // Manager authenticates requests by their session cookie and starts and
 // ends sessions. It is safe for concurrent use. Make it with New.
 type Manager struct {
-	o  Options
-	rv Revalidator // external sessions' revalidation (external.go); nil: none
+	o      Options
+	rv     Revalidator // external sessions' revalidation (external.go); nil: none
+	claims claimCache  // users' claim sets (claims.go)
 }
 
 // New returns a Manager with the zero fields of o set to their defaults,
@@ -196,7 +197,7 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if end.Before(expires) {
 		expires = end
 	}
-	return identity(rec, expires), nil
+	return identity(rec, expires, m.claims.claims(rec)), nil
 }
 
 // current checks a password-login session against the users directory as
@@ -219,11 +220,7 @@ func (m *Manager) current(rec *auth.SessionRecord) error {
 	return nil
 }
 
-func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
-	groups := make([]any, len(rec.Groups))
-	for i, g := range rec.Groups {
-		groups[i] = g
-	}
+func identity(rec auth.SessionRecord, expires time.Time, claims map[string]any) *auth.Identity {
 	return &auth.Identity{
 		Subject:   rec.User,
 		User:      rec.User,
@@ -232,7 +229,7 @@ func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
 		Method:    auth.MethodSession,
 		IssuedAt:  rec.Created,
 		ExpiresAt: expires,
-		Claims:    claims(rec, groups),
+		Claims:    claims,
 	}
 }
 
