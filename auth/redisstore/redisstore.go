@@ -82,9 +82,6 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	cache   *cache
-	// jtiBatch shares one round trip among JTIRevoked cache misses
-	// (jtibatch.go).
-	jtiBatch jtiBatch
 
 	ps     *redis.PubSub
 	cancel context.CancelFunc

@@ -19,14 +19,21 @@ const (
 )
 
 // JTIRevoked reports whether the key revoked:jti:<jti> exists. A cached
-// answer costs no allocation and no round trip; the questions that miss
-// the cache at the same time share one (jtibatch.go).
+// answer costs no allocation and no round trip.
 func (s *Store) JTIRevoked(ctx context.Context, jti string) (bool, error) {
 	now := time.Now()
 	if revoked, ok := s.cache.jti(jti, now); ok {
 		return revoked, nil
 	}
-	return s.existsJTI(ctx, jti)
+	epoch := s.cache.epoch.Load()
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	n, err := s.rdb.Exists(ctx, s.keys.jti+jti).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: check revoked jti: %w", err)
+	}
+	s.cache.putJTI(epoch, jti, n > 0, now)
+	return n > 0, nil
 }
 
 // SubjectRevokedAt reads revoked:sub:<sub>, UNIX seconds as a decimal
