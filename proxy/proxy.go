@@ -328,7 +328,7 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if x.method != "" {
 		method = x.method
 	}
-	var buf [12]slog.Attr // on the stack: no slice allocated per line
+	var buf [13]slog.Attr // on the stack, no slice per line; room for every attribute below and one more
 	attrs := append(buf[:0],
 		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
 		slog.String("method", httpx.Clip(method)), slog.String("path", httpx.Clip(x.path)), slog.Int("status", status),
