@@ -295,7 +295,8 @@ func outcomeForStatus(status int) string {
 
 // finish records metrics and writes the access log line.
 func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
-	d := time.Since(x.start)
+	now := time.Now() // one clock read for the duration, the upstream time and the log record
+	d := now.Sub(x.start)
 	rt := x.route
 	if rt == nil {
 		rt = h.refused
@@ -336,14 +337,14 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 		slog.String("client_ip", addrText(x.info.ClientIP, r.RemoteAddr)), slog.Float64("duration_seconds", d.Seconds()),
 	)
 	if !x.upStart.IsZero() {
-		attrs = append(attrs, slog.Float64("upstream_seconds", time.Since(x.upStart).Seconds()))
+		attrs = append(attrs, slog.Float64("upstream_seconds", now.Sub(x.upStart).Seconds()))
 	}
 	if x.fwd {
 		attrs = append(attrs, slog.Bool("forward_auth", true))
 	}
 	// What Logger.LogAttrs does, less the caller's program counter it
 	// looks up for AddSource (never set on the access log).
-	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
 	rec.AddAttrs(attrs...)
 	_ = h.log.Handler().Handle(r.Context(), rec)
 }
