@@ -70,7 +70,7 @@ func NewTransport(upstreamTimeout time.Duration) *http.Transport {
 // hop-by-hop headers (including any named in Connection) and X-Forwarded-*
 // from pr.Out, so what is set here cannot be dropped by a client.
 func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
-	x := pr.In.Context().Value(exchangeKey{}).(*exchange)
+	x := exchangeOf(pr.In.Context())
 	h := f.h
 	pr.SetURL(x.route.upstream)
 	pr.Out.Host = pr.In.Host
@@ -88,7 +88,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	}
 	stripCookies(out, h.ownCookies)
 	f.setForwarded(pr)
-	out.Set(httpx.RequestIDHeader, x.requestID)
+	out[httpx.RequestIDHeader] = x.idValue[:] // shared with the response: neither is changed in place
 	if x.id != nil {
 		h.headers.setIdentity(out, x.id)
 		if h.assert != nil && h.headers.Assertion != "" {
@@ -124,7 +124,7 @@ func (f *forwarder) setForwarded(pr *httputil.ProxyRequest) {
 }
 
 func (f *forwarder) modifyResponse(resp *http.Response) error {
-	x := resp.Request.Context().Value(exchangeKey{}).(*exchange)
+	x := exchangeOf(resp.Request.Context())
 	x.route.upDur.Observe(time.Since(x.upStart).Seconds())
 	if c := resp.StatusCode / 100; c >= 1 && c <= 5 {
 		x.route.upCodes[c].Inc()
@@ -179,7 +179,7 @@ func cookieSet(names []string) map[string]struct{} {
 // 400 for a malformed body (bad chunking), and for the upstream's own
 // failures 504 on a timeout, 502 otherwise.
 func (f *forwarder) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	x := r.Context().Value(exchangeKey{}).(*exchange)
+	x := exchangeOf(r.Context())
 	berr := x.body.readErr()
 	var ne net.Error
 	if berr != nil && errors.As(berr, &ne) && ne.Timeout() {

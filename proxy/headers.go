@@ -48,29 +48,66 @@ func newStripper(names []string) stripper {
 // iterates over the request's headers (usually a handful) rather than the
 // identity names, so that X_Auth_User and x-auth-user are caught too.
 func (s stripper) strip(h http.Header) {
+	var buf [64]byte
 	for k := range h {
-		if _, ok := s[httpx.FoldHeader(k)]; ok {
+		var ours bool
+		if b, ok := foldASCII(buf[:0], k); ok {
+			_, ours = s[string(b)] // no allocation for a lookup by string(bytes)
+		} else {
+			_, ours = s[httpx.FoldHeader(k)]
+		}
+		if ours {
 			delete(h, k)
 		}
 	}
+}
+
+// foldASCII appends httpx.FoldHeader(k) to buf without allocating, when k
+// is ASCII and fits in buf's capacity; ok is false otherwise.
+func foldASCII(buf []byte, k string) (folded []byte, ok bool) {
+	if len(k) > cap(buf) {
+		return nil, false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 0x80:
+			return nil, false
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		buf = append(buf, c)
+	}
+	return buf, true
 }
 
 // setIdentity writes the identity headers for id onto h. Values that could
 // not travel in a header (control characters) are refused by validIdentity
 // before this is reached.
 func (hs Headers) setIdentity(h http.Header, id *auth.Identity) {
-	set := func(name, value string) {
-		if name != "" && value != "" {
-			h[http.CanonicalHeaderKey(name)] = []string{value}
+	std := [...]struct{ name, value string }{
+		{hs.User, id.User}, {hs.Email, id.Email}, {hs.Groups, strings.Join(id.Groups, ",")}, {hs.Method, id.Method},
+	}
+	// One backing array for every value (one allocation, not one per
+	// header); each header gets a one-element slice of it whose capacity
+	// ends there, so an append to one header cannot reach the next.
+	vals := make([]string, 0, len(std)+len(hs.Extra))
+	for _, p := range std {
+		if p.name != "" && p.value != "" {
+			vals = append(vals, p.value)
+			n := len(vals)
+			h[http.CanonicalHeaderKey(p.name)] = vals[n-1 : n : n]
 		}
 	}
-	set(hs.User, id.User)
-	set(hs.Email, id.Email)
-	set(hs.Groups, strings.Join(id.Groups, ","))
-	set(hs.Method, id.Method)
 	for name, path := range hs.Extra {
 		if v, ok := id.Claim(path); ok {
-			set(name, claimString(v))
+			if s := claimString(v); s != "" {
+				vals = append(vals, s)
+				n := len(vals)
+				h[http.CanonicalHeaderKey(name)] = vals[n-1 : n : n]
+			}
 		}
 	}
 }
@@ -139,19 +176,28 @@ func clientIP(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr 
 	if !isTrusted(peer, trusted) || len(xff) == 0 {
 		return peer
 	}
-	var hops []string
-	for _, v := range xff {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
+	// The entries of every X-Forwarded-For line, right to left, read in
+	// place (no split, no allocation).
 	ip := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return ip
-		}
-		ip = a.Unmap()
-		if !isTrusted(ip, trusted) {
-			return ip
+	for i := len(xff) - 1; i >= 0; i-- {
+		rest := xff[i]
+		for {
+			hop := rest
+			cut := strings.LastIndexByte(rest, ',')
+			if cut >= 0 {
+				hop, rest = rest[cut+1:], rest[:cut]
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return ip
+			}
+			ip = a.Unmap()
+			if !isTrusted(ip, trusted) {
+				return ip
+			}
+			if cut < 0 {
+				break
+			}
 		}
 	}
 	return ip

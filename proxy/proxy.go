@@ -106,6 +106,10 @@ type Options struct {
 	// TraceUser puts the user on the server span as enduser.id
 	// (tracing.user). False: no user in any span.
 	TraceUser bool
+	// ErrorPages answers browser navigations' errors with an HTML page
+	// (httpx.WithErrorPages, without its copy of every request). Nil:
+	// JSON, or the page of an httpx.WithErrorPages around the Handler.
+	ErrorPages httpx.ErrorPageFunc
 }
 
 // Handler is the proxy listener's handler. It is immutable after New and safe
@@ -129,9 +133,10 @@ type Handler struct {
 	cookies     map[string]struct{} // ownCookies lower-cased, for Set-Cookie
 	ownCookies  []string            // session cookie and Options.ProtectedCookies, for Cookie
 	bodyTimeout time.Duration
-	forwardAuth bool // Options.ForwardAuth
-	traced      bool // Options.Traced
-	traceUser   bool // Options.TraceUser
+	forwardAuth bool                // Options.ForwardAuth
+	traced      bool                // Options.Traced
+	traceUser   bool                // Options.TraceUser
+	pages       httpx.ErrorPageFunc // Options.ErrorPages
 }
 
 // New compiles the routes and builds the forwarder.
@@ -146,7 +151,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		headers: o.Headers, strip: newStripper(append(o.Headers.names(), o.StripHeaders...)), trusted: o.TrustedProxies,
 		assert: o.Assertions, reserved: o.Reserved, m: o.Metrics, log: log,
-		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout, forwardAuth: o.ForwardAuth,
+		access: !o.NoAccessLog, bodyTimeout: o.BodyTimeout, forwardAuth: o.ForwardAuth, pages: o.ErrorPages,
 		traced: o.Traced, traceUser: o.TraceUser,
 	}
 	h.ownCookies = ownCookies(o.Sessions, o.ProtectedCookies)
@@ -179,8 +184,13 @@ func New(o Options) (*Handler, error) {
 }
 
 // exchange is the per-request state shared between ServeHTTP, the
-// forwarder's hooks and the access log.
+// forwarder's hooks and the access log. One allocation holds it all: the
+// request's httpx.Info (the one context value, whose State is the exchange
+// itself), the status writer and the X-Request-Id header value.
 type exchange struct {
+	info      httpx.Info
+	sw        statusWriter
+	idValue   [1]string // X-Request-Id's value, shared by the response and the upstream request
 	route     *route
 	id        *auth.Identity
 	requestID string
@@ -194,17 +204,24 @@ type exchange struct {
 	body *clientBody // nil: the request has no body
 }
 
-type exchangeKey struct{}
+// exchangeOf returns the exchange ServeHTTP put in ctx.
+func exchangeOf(ctx context.Context) *exchange {
+	return httpx.InfoOf(ctx).State.(*exchange)
+}
 
 // ServeHTTP is the whole request path of the proxy listener.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{start: time.Now(), requestID: httpx.KeepOrNewRequestID(r.Header.Get(httpx.RequestIDHeader))}
-	sw := &statusWriter{ResponseWriter: w}
-	w.Header().Set(httpx.RequestIDHeader, x.requestID)
+	x.sw.ResponseWriter = w
+	sw := &x.sw
+	x.idValue[0] = x.requestID
+	w.Header()[httpx.RequestIDHeader] = x.idValue[:]
 	client := clientIP(httpx.PeerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"), h.trusted)
-	ctx := httpx.WithRequestInfo(r.Context(), x.requestID, client)
-	ctx = context.WithValue(ctx, exchangeKey{}, x)
-	r = r.WithContext(ctx)
+	x.info = httpx.Info{RequestID: x.requestID, ClientIP: client, Pages: h.pages, State: x}
+	if prev := httpx.InfoOf(r.Context()); prev != nil && x.info.Pages == nil {
+		x.info.Pages = prev.Pages
+	}
+	r = r.WithContext(httpx.WithInfo(r.Context(), &x.info))
 	defer h.finish(sw, r, x)
 
 	raw := rawPath(r.RequestURI, r.URL.EscapedPath())
@@ -289,7 +306,8 @@ func outcomeForStatus(status int) string {
 
 // finish records metrics and writes the access log line.
 func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
-	d := time.Since(x.start)
+	now := time.Now() // one clock read for the duration, the upstream time and the log record
+	d := now.Sub(x.start)
 	rt := x.route
 	if rt == nil {
 		rt = h.refused
@@ -325,14 +343,15 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if x.method != "" {
 		method = x.method
 	}
-	attrs := []slog.Attr{
+	var buf [13]slog.Attr // on the stack, no slice per line; room for every attribute below and one more
+	attrs := append(buf[:0],
 		slog.String("request_id", x.requestID), slog.String("route", rt.Name),
 		slog.String("method", httpx.Clip(method)), slog.String("path", httpx.Clip(x.path)), slog.Int("status", status),
 		slog.String("auth", rt.Auth), slog.String("outcome", x.outcome), slog.String("user", httpx.Clip(user)),
-		slog.String("client_ip", httpx.ClientIP(r).String()), slog.Float64("duration_seconds", d.Seconds()),
-	}
+		slog.String("client_ip", addrText(x.info.ClientIP, r.RemoteAddr)), slog.Float64("duration_seconds", d.Seconds()),
+	)
 	if !x.upStart.IsZero() {
-		attrs = append(attrs, slog.Float64("upstream_seconds", time.Since(x.upStart).Seconds()))
+		attrs = append(attrs, slog.Float64("upstream_seconds", now.Sub(x.upStart).Seconds()))
 	}
 	if x.fwd {
 		attrs = append(attrs, slog.Bool("forward_auth", true))
@@ -340,7 +359,25 @@ func (h *Handler) finish(w *statusWriter, r *http.Request, x *exchange) {
 	if h.traced {
 		attrs = appendTraceID(r.Context(), attrs)
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	// What Logger.LogAttrs does, less the caller's program counter it
+	// looks up for AddSource (never set on the access log).
+	rec := slog.NewRecord(now, slog.LevelInfo, "request", 0)
+	rec.AddAttrs(attrs...)
+	_ = h.log.Handler().Handle(r.Context(), rec)
+}
+
+// addrText is ip.String() without allocating in the usual case: ip is the
+// IPv4 peer address that starts remoteAddr ("192.0.2.1:5678"), written
+// there in the same canonical form (netip refuses other spellings of IPv4).
+func addrText(ip netip.Addr, remoteAddr string) string {
+	if ip.Is4() {
+		if i := strings.LastIndexByte(remoteAddr, ':'); i > 0 {
+			if a, err := netip.ParseAddr(remoteAddr[:i]); err == nil && a == ip {
+				return remoteAddr[:i]
+			}
+		}
+	}
+	return ip.String()
 }
 
 // statusWriter remembers the status code. Unwrap lets

@@ -119,6 +119,14 @@ func (s *Store) index(gen uint64, user string) string {
 
 func unixMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
+// readSessionEpoch is sessionEpoch as one store call, under its own
+// timeout.
+func (s *Store) readSessionEpoch(ctx context.Context, user string) (uint64, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	return s.sessionEpoch(ctx, user)
+}
+
 // sessionEpoch returns the user's session epoch, from the cache when it
 // may be used.
 func (s *Store) sessionEpoch(ctx context.Context, user string) (uint64, error) {
@@ -223,13 +231,16 @@ func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration
 	if idle < time.Millisecond {
 		return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: idle timeout %v is under 1ms", idle)
 	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	now := time.Now()
 	if st, ok := s.cache.session(key, now); ok {
-		cur, err := s.sessionEpoch(ctx, st.User)
-		if err != nil {
-			return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: %w", err)
+		// Answered locally: the call's timeout (a timer) is set only
+		// when the epoch must be read.
+		cur, ok := s.cache.sessionEpoch(st.User, now)
+		if !ok {
+			var err error
+			if cur, err = s.readSessionEpoch(ctx, st.User); err != nil {
+				return auth.SessionRecord{}, fmt.Errorf("redisstore: touch session: %w", err)
+			}
 		}
 		if st.Gen < cur {
 			return auth.SessionRecord{}, auth.ErrNotFound
@@ -237,6 +248,8 @@ func (s *Store) TouchSession(ctx context.Context, key string, idle time.Duration
 		st.LastSeen = s.now()
 		return st.SessionRecord, nil
 	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
 	epoch := s.cache.epoch.Load()
 	b, err := s.rdb.GetEx(ctx, s.keys.session+key, idle).Bytes()
 	if errors.Is(err, redis.Nil) {

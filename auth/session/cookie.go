@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"unsafe"
 )
 
 // idBytes is the size of a session ID: 256 bits.
@@ -32,32 +33,36 @@ func keyOf(raw []byte) string {
 
 // parseID validates an encoded session ID strictly (exactly 43 base64url
 // characters decoding to 32 bytes in canonical form) and returns its store
-// key.
+// key. The ID is decoded in place: its bytes are only read.
 func parseID(v string) (key string, ok bool) {
 	if len(v) != idLen {
 		return "", false
 	}
-	raw, err := idEncoding.DecodeString(v)
-	if err != nil || len(raw) != idBytes {
+	var raw [idBytes + 2]byte
+	n, err := idEncoding.Decode(raw[:], unsafe.Slice(unsafe.StringData(v), len(v)))
+	if err != nil || n != idBytes {
 		return "", false
 	}
-	return keyOf(raw), true
+	return keyOf(raw[:n]), true
 }
 
-// cookieValues returns the raw values of every cookie named name in the
-// request's Cookie headers, without Go's lenient parsing: a value with
-// bytes net/http would silently drop is still seen (and then refused).
-func cookieValues(h http.Header, name string) []string {
-	var vals []string
+// cookieValue returns the raw value of the first cookie named name in the
+// request's Cookie headers and how many there are, without Go's lenient
+// parsing: a value with bytes net/http would silently drop is still seen
+// (and then refused).
+func cookieValue(h http.Header, name string) (first string, count int) {
 	for _, line := range h.Values("Cookie") {
 		for part := range strings.SplitSeq(line, ";") {
 			n, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 			if strings.TrimSpace(n) == name {
-				vals = append(vals, v)
+				if count == 0 {
+					first = v
+				}
+				count++
 			}
 		}
 	}
-	return vals
+	return first, count
 }
 
 // HandleFor returns the opaque handle the admin API shows for the session

@@ -80,8 +80,9 @@ type Directory interface {
 // Manager authenticates requests by their session cookie and starts and
 // ends sessions. It is safe for concurrent use. Make it with New.
 type Manager struct {
-	o  Options
-	rv Revalidator // external sessions' revalidation (external.go); nil: none
+	o      Options
+	rv     Revalidator // external sessions' revalidation (external.go); nil: none
+	claims claimCache  // users' claim sets (claims.go)
 }
 
 // New returns a Manager with the zero fields of o set to their defaults,
@@ -132,14 +133,14 @@ func unavailable(desc string, cause error) error {
 // No cookie is auth.ErrNoCredentials; two cookies with the name, or a value
 // that is not a well-formed session ID, is auth.ErrInvalid.
 func (m *Manager) key(r *http.Request) (string, error) {
-	vals := cookieValues(r.Header, m.o.CookieName)
+	val, n := cookieValue(r.Header, m.o.CookieName)
 	switch {
-	case len(vals) == 0:
+	case n == 0:
 		return "", &auth.Error{Kind: auth.ErrNoCredentials, Description: "no session cookie"}
-	case len(vals) > 1:
+	case n > 1:
 		return "", invalid("more than one session cookie")
 	}
-	key, ok := parseID(vals[0])
+	key, ok := parseID(val)
 	if !ok {
 		return "", invalid("malformed session cookie")
 	}
@@ -196,7 +197,7 @@ func (m *Manager) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if end.Before(expires) {
 		expires = end
 	}
-	return identity(rec, expires), nil
+	return identity(rec, expires, m.claims.claims(rec)), nil
 }
 
 // current checks a password-login session against the users directory as
@@ -219,11 +220,7 @@ func (m *Manager) current(rec *auth.SessionRecord) error {
 	return nil
 }
 
-func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
-	groups := make([]any, len(rec.Groups))
-	for i, g := range rec.Groups {
-		groups[i] = g
-	}
+func identity(rec auth.SessionRecord, expires time.Time, claims map[string]any) *auth.Identity {
 	return &auth.Identity{
 		Subject:   rec.User,
 		User:      rec.User,
@@ -232,7 +229,7 @@ func identity(rec auth.SessionRecord, expires time.Time) *auth.Identity {
 		Method:    auth.MethodSession,
 		IssuedAt:  rec.Created,
 		ExpiresAt: expires,
-		Claims:    claims(rec, groups),
+		Claims:    claims,
 	}
 }
 

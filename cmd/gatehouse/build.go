@@ -138,12 +138,13 @@ func (s *server) build(cfg *config.Config, mat *material) (*generation, error) {
 	if po.Assertions, err = assertions(cfg, g); err != nil {
 		return fail(err)
 	}
+	po.ErrorPages = g.pages.WriteError // browser navigations get HTML error pages
 	h, err := proxy.New(po)
 	if err != nil {
 		return fail(err)
 	}
-	g.proxy = s.traced(httpx.WithErrorPages(h, g.pages.WriteError)) // browser navigations get HTML error pages
-	s.endUsers(endedUsers)                                          // last: a config that fails to build ends nobody
+	g.proxy = s.traced(h)  // the server span wraps the whole request (none when tracing is off)
+	s.endUsers(endedUsers) // last: a config that fails to build ends nobody
 	return g, nil
 }
 

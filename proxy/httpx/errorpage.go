@@ -10,17 +10,21 @@ import (
 // (pages.Set.WriteError). code and description are those of the JSON body.
 type ErrorPageFunc func(w http.ResponseWriter, r *http.Request, status int, code, description string)
 
-type errorPageKey struct{}
-
-// WithErrorPages returns next with page in every request's context, so that
-// WriteError answers browser navigations (IsNavigation) with page instead
-// of JSON. A nil page returns next unchanged.
+// WithErrorPages returns next with page in every request's context (its
+// Info), so that WriteError answers browser navigations (IsNavigation) with
+// page instead of JSON. A nil page returns next unchanged. The proxy takes
+// its page as an option instead (proxy.Options.ErrorPages), which saves a
+// copy of every request.
 func WithErrorPages(next http.Handler, page ErrorPageFunc) http.Handler {
 	if page == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), errorPageKey{}, page)))
+		in := &Info{Pages: page}
+		if prev := InfoOf(r.Context()); prev != nil {
+			in.RequestID, in.ClientIP, in.decided = prev.RequestID, prev.ClientIP, prev.decided
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, in)))
 	})
 }
 
@@ -41,10 +45,10 @@ func IsNavigation(r *http.Request) bool {
 // writeErrorPage answers r with the context's error page when r is a
 // navigation and there is one; false means nothing was written.
 func writeErrorPage(w http.ResponseWriter, r *http.Request, status int, code, description string) bool {
-	page, ok := r.Context().Value(errorPageKey{}).(ErrorPageFunc)
-	if !ok || !IsNavigation(r) {
+	in := InfoOf(r.Context())
+	if in == nil || in.Pages == nil || !IsNavigation(r) {
 		return false
 	}
-	page(w, r, status, code, description)
+	in.Pages(w, r, status, code, description)
 	return true
 }

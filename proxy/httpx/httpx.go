@@ -72,25 +72,54 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-type ctxKey int
+// Info is what Gatehouse decided about a request, carried in its context
+// as one value (one allocation per request, not one per item): its ID, its
+// client's address, the error page for browser navigations
+// (WithErrorPages), and the per-request state of the handler that made it.
+type Info struct {
+	RequestID string
+	ClientIP  netip.Addr
+	// Pages answers browser navigations' errors in WriteError; nil: JSON.
+	Pages ErrorPageFunc
+	// State is the making handler's own per-request state (the proxy's
+	// exchange), for its hooks that receive only the request; nil for
+	// others.
+	State any
 
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
-)
+	decided bool // RequestID and ClientIP were decided (WithInfo, WithRequestInfo)
+}
+
+type infoKey struct{}
+
+// WithInfo returns ctx carrying in, whose RequestID and ClientIP are then
+// what RequestID and ClientIP answer. in must not change afterwards (but
+// for its State's own fields).
+func WithInfo(ctx context.Context, in *Info) context.Context {
+	in.decided = true
+	return context.WithValue(ctx, infoKey{}, in)
+}
+
+// InfoOf returns the Info in ctx, or nil.
+func InfoOf(ctx context.Context) *Info {
+	in, _ := ctx.Value(infoKey{}).(*Info)
+	return in
+}
 
 // WithRequestInfo returns ctx carrying the request ID and client IP decided
-// by the proxy.
+// by the proxy (and the error pages ctx already had).
 func WithRequestInfo(ctx context.Context, requestID string, clientIP netip.Addr) context.Context {
-	ctx = context.WithValue(ctx, requestIDKey, requestID)
-	return context.WithValue(ctx, clientIPKey, clientIP)
+	in := &Info{RequestID: requestID, ClientIP: clientIP}
+	if prev := InfoOf(ctx); prev != nil {
+		in.Pages = prev.Pages
+	}
+	return WithInfo(ctx, in)
 }
 
 // RequestID returns the request's ID: the one the proxy decided on, else the
 // X-Request-Id header, else "".
 func RequestID(r *http.Request) string {
-	if id, ok := r.Context().Value(requestIDKey).(string); ok {
-		return id
+	if in := InfoOf(r.Context()); in != nil && in.decided {
+		return in.RequestID
 	}
 	return r.Header.Get(RequestIDHeader)
 }
@@ -98,8 +127,8 @@ func RequestID(r *http.Request) string {
 // ClientIP returns the client address the proxy decided on (honouring
 // trusted_proxies), else the peer address of r.
 func ClientIP(r *http.Request) netip.Addr {
-	if ip, ok := r.Context().Value(clientIPKey).(netip.Addr); ok {
-		return ip
+	if in := InfoOf(r.Context()); in != nil && in.decided {
+		return in.ClientIP
 	}
 	return PeerAddr(r.RemoteAddr)
 }
