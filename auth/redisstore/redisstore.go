@@ -82,6 +82,9 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	cache   *cache
+	// jtis and subs coalesce concurrent cache misses (batch.go).
+	jtis coalescer[bool]
+	subs coalescer[time.Time]
 
 	ps     *redis.PubSub
 	cancel context.CancelFunc
@@ -157,6 +160,8 @@ func New(o Options) (*Store, error) {
 		now: o.Now, log: o.Logger, cache: newCache(o.CacheTTL),
 		ps: rdb.Subscribe(ctx), cancel: cancel,
 	}
+	s.jtis.what, s.jtis.one, s.jtis.many = "check revoked jti", s.jtiRevoked, s.jtisRevoked
+	s.subs.what, s.subs.one, s.subs.many = "read subject revocation", s.subjectRevokedAt, s.subjectsRevokedAt
 	s.bg.ctx = ctx
 	s.done.Add(2)
 	go s.subscribeLoop(ctx)
