@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,12 +40,29 @@ func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
+// serverCPU is the CPU time redis-server has used (INFO cpu, user+sys).
+func serverCPU(b *testing.B, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+		_, rest, _ := strings.Cut(info, f)
+		v, _ := strconv.ParseFloat(strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0]), 64)
+		total += v
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
 // BenchmarkJTIRevokedMisses has goroutines look up distinct jtis that are
 // not cached (each lookup a new jti; none revoked), the load of many
 // tokens each seen less often than the cache TTL. It reports the Redis
-// round trips and commands per lookup.
+// round trips and commands per lookup, and redis-server's CPU time per
+// lookup (INFO cpu; less noisy than ns/op on a shared machine).
 func BenchmarkJTIRevokedMisses(b *testing.B) {
 	r := authtest.StartRedis(b)
+	rdb := r.Client(b)
 	for _, par := range []int{1, 8, 64} {
 		// RunParallel starts par×GOMAXPROCS goroutines.
 		b.Run(fmt.Sprintf("goroutines=%d", par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
@@ -57,6 +75,7 @@ func BenchmarkJTIRevokedMisses(b *testing.B) {
 			s.rdb.AddHook(&tc)
 			var seq atomic.Int64
 			ctx := context.Background()
+			cpu0 := serverCPU(b, rdb)
 			b.SetParallelism(par)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -71,6 +90,7 @@ func BenchmarkJTIRevokedMisses(b *testing.B) {
 			})
 			b.StopTimer()
 			n := float64(seq.Load())
+			b.ReportMetric((serverCPU(b, rdb)-cpu0).Seconds()*1e6/n, "redis-cpu-µs/lookup")
 			b.ReportMetric(float64(tc.trips.Load())/n, "trips/lookup")
 			b.ReportMetric(float64(tc.cmds.Load())/n, "cmds/lookup")
 		})

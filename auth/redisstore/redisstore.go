@@ -5,7 +5,8 @@
 //
 // Revocation answers are cached in process for Options.CacheTTL and dropped
 // as soon as a message on the revocations channel names their key; while
-// that subscription is down the cache is not used.
+// that subscription is down the cache is not used. Concurrent cache misses
+// share pipelined round trips (batch.go).
 package redisstore
 
 import (
@@ -62,8 +63,11 @@ type Options struct {
 	CacheTTL time.Duration
 	// Observe, if not nil, is called after every Redis command the store
 	// sends (pipelined ones included), with the lower-case command name,
-	// its duration and its error (nil for a nil reply). It must be safe
-	// for concurrent use and fast.
+	// its duration and its error (nil for a nil reply). A pipelined
+	// command's duration is its pipeline's: concurrent revocation lookups
+	// share pipelines (batch.go), so each of their EXISTS and GET is
+	// observed, with its pipeline's duration. It must be safe for
+	// concurrent use and fast.
 	Observe func(op string, d time.Duration, err error)
 	// Logger receives subscription state changes; nil discards them.
 	Logger *slog.Logger
