@@ -115,16 +115,25 @@ func (c *coalescer[V]) alone(ctx context.Context, key string) (V, error) {
 
 // send sends b, whose turn the caller took, and answers its members.
 func (c *coalescer[V]) send(ctx context.Context, b *batch[V]) {
-	defer close(b.done)
-	defer c.landed()
 	b.vals = make([]V, len(b.keys))
 	b.errs = make([]error, len(b.keys))
+	answered := false
+	defer func() {
+		if !answered { // a panic: no member may take a zero value for an answer
+			for i := range b.errs {
+				b.errs[i] = fmt.Errorf("redisstore: %s: the lookup's sender panicked", c.what)
+			}
+		}
+		c.landed()
+		close(b.done)
+	}()
 	ctx = context.WithoutCancel(ctx)
 	if len(b.keys) == 1 {
 		b.vals[0], b.errs[0] = c.one(ctx, b.keys[0])
-		return
+	} else {
+		c.many(ctx, b.keys, b.vals, b.errs)
 	}
-	c.many(ctx, b.keys, b.vals, b.errs)
+	answered = true
 }
 
 // landed ends the flight: the oldest waiting batch has its turn.

@@ -109,3 +109,42 @@ func TestCoalescerStress(t *testing.T) {
 	}
 	t.Logf("%d lookups; %d pipelines of %d keys", workers*each, batches.Load(), batched.Load())
 }
+
+// TestCoalescerSenderPanics: when the round trip panics in the member
+// sending it (net/http recovers a handler's panic), its batch-mates get
+// an error, not a zero value, and the flight is freed.
+func TestCoalescerSenderPanics(t *testing.T) {
+	c := coalescer[bool]{what: "test"}
+	c.many = func(context.Context, []string, []bool, []error) { panic("boom") }
+	c.mu.Lock()
+	c.flights = maxFlights // as if that many round trips were in flight
+	c.mu.Unlock()
+	keys := []string{"a", "b", "c"}
+	errs := make([]error, len(keys))
+	panics := make([]any, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			_, errs[i] = c.get(context.Background(), k)
+		})
+	}
+	waitFor(t, "lookups queued", func() bool { return queued(&c) == len(keys) })
+	c.landed()
+	wg.Wait()
+	n := 0
+	for i := range keys {
+		switch {
+		case panics[i] != nil:
+			n++
+		case errs[i] == nil:
+			t.Errorf("lookup %s, batch-mate of a panic: no error", keys[i])
+		}
+	}
+	if n != 1 {
+		t.Errorf("got %d panics, want 1 (the sender's)", n)
+	}
+	if c.flights != maxFlights-1 {
+		t.Errorf("got %d flights after the panic, want %d", c.flights, maxFlights-1)
+	}
+}
