@@ -12,11 +12,12 @@ import (
 const maxBatch = 512
 
 // maxFlights bounds the round trips of one kind in flight at once. With
-// one, two concurrent misses already wait for each other (in
-// BenchmarkJTIRevokedMisses, two goroutines made half the lookups per
-// second they made before batching); with two, they go side by side as
-// before, and batches still form under load (at 128 goroutines, one round
-// trip per ~32 lookups instead of ~56 with one; four: ~17).
+// one, two concurrent misses already wait for each other: the second pays
+// up to two round trips' latency and a batch's allocations (in
+// BenchmarkJTIRevokedMisses at 2 goroutines, 22 allocs per lookup instead
+// of 15); with two, they go side by side as before, and batches still
+// form under load (at 128 goroutines, one round trip per ~32 lookups;
+// ~56 with one, ~17 with four).
 const maxFlights = 2
 
 // linearMax: a batch finds a duplicate key by scanning its keys up to this
