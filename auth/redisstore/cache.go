@@ -85,6 +85,26 @@ func put[V any](c *cache, t table[V], epoch uint64, key string, v V, now time.Ti
 	c.mu.Unlock()
 }
 
+// putAll is put for every keys[i] without errs[i], under one lock.
+func putAll[V any](c *cache, t table[V], epoch uint64, keys []string, vals []V, errs []error, now time.Time) {
+	if !c.usable(now) {
+		return
+	}
+	c.mu.Lock()
+	if c.epoch.Load() == epoch {
+		for i, key := range keys {
+			if errs[i] != nil {
+				continue
+			}
+			if len(t) >= maxCacheEntries {
+				clear(t)
+			}
+			t[key] = entry[V]{v: vals[i], until: now.Add(c.ttl)}
+		}
+	}
+	c.mu.Unlock()
+}
+
 func (c *cache) jti(jti string, now time.Time) (revoked, ok bool) {
 	return get(c, c.jtis, jti, now)
 }

@@ -5,7 +5,8 @@
 //
 // Revocation answers are cached in process for Options.CacheTTL and dropped
 // as soon as a message on the revocations channel names their key; while
-// that subscription is down the cache is not used.
+// that subscription is down the cache is not used. Concurrent cache misses
+// share pipelined round trips (batch.go).
 package redisstore
 
 import (
@@ -63,8 +64,11 @@ type Options struct {
 	CacheTTL time.Duration
 	// Observe, if not nil, is called after every Redis command the store
 	// sends (pipelined ones included), with the lower-case command name,
-	// its duration and its error (nil for a nil reply). It must be safe
-	// for concurrent use and fast.
+	// its duration and its error (nil for a nil reply). A pipelined
+	// command's duration is its pipeline's: concurrent revocation lookups
+	// share pipelines (batch.go), so each of their EXISTS and GET is
+	// observed, with its pipeline's duration. It must be safe for
+	// concurrent use and fast.
 	Observe func(op string, d time.Duration, err error)
 	// TracerProvider, if not nil, makes a client span of every Redis
 	// command sent under a caller's span (trace.go). Nil: no tracing.
@@ -86,6 +90,9 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 	cache   *cache
+	// jtis and subs coalesce concurrent cache misses (batch.go).
+	jtis coalescer[bool]
+	subs coalescer[time.Time]
 
 	ps     *redis.PubSub
 	cancel context.CancelFunc
@@ -164,6 +171,8 @@ func New(o Options) (*Store, error) {
 		now: o.Now, log: o.Logger, cache: newCache(o.CacheTTL),
 		ps: rdb.Subscribe(ctx), cancel: cancel,
 	}
+	s.jtis.what, s.jtis.one, s.jtis.many = "check revoked jti", s.jtiRevoked, s.jtisRevoked
+	s.subs.what, s.subs.one, s.subs.many = "read subject revocation", s.subjectRevokedAt, s.subjectsRevokedAt
 	s.bg.ctx = ctx
 	s.done.Add(2)
 	go s.subscribeLoop(ctx)

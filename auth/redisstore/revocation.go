@@ -19,12 +19,18 @@ const (
 )
 
 // JTIRevoked reports whether the key revoked:jti:<jti> exists. A cached
-// answer costs no allocation and no round trip.
+// answer costs no allocation and no round trip; concurrent misses share
+// pipelined round trips (coalescer, batch.go).
 func (s *Store) JTIRevoked(ctx context.Context, jti string) (bool, error) {
-	now := time.Now()
-	if revoked, ok := s.cache.jti(jti, now); ok {
+	if revoked, ok := s.cache.jti(jti, time.Now()); ok {
 		return revoked, nil
 	}
+	return s.jtis.get(ctx, jti)
+}
+
+// jtiRevoked is JTIRevoked's round trip for one jti.
+func (s *Store) jtiRevoked(ctx context.Context, jti string) (bool, error) {
+	now := time.Now()
 	epoch := s.cache.epoch.Load()
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -36,32 +42,104 @@ func (s *Store) JTIRevoked(ctx context.Context, jti string) (bool, error) {
 	return n > 0, nil
 }
 
-// SubjectRevokedAt reads revoked:sub:<sub>, UNIX seconds as a decimal
-// string; the zero time when absent. Any other value is an error, so that
-// a malformed revocation is never read as "not revoked".
-func (s *Store) SubjectRevokedAt(ctx context.Context, sub string) (time.Time, error) {
+// jtisRevoked is JTIRevoked's round trip for several jtis: one EXISTS
+// each, in one pipeline (go-redis splits it by node on a cluster).
+func (s *Store) jtisRevoked(ctx context.Context, jtis []string, revoked []bool, errs []error) {
 	now := time.Now()
-	if at, ok := s.cache.sub(sub, now); ok {
-		return at, nil
-	}
 	epoch := s.cache.epoch.Load()
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	v, err := s.rdb.Get(ctx, s.keys.sub+sub).Result()
-	var at time.Time
-	switch {
-	case errors.Is(err, redis.Nil):
-	case err != nil:
-		return time.Time{}, fmt.Errorf("redisstore: read subject revocation: %w", err)
-	default:
-		secs, perr := strconv.ParseInt(v, 10, 64)
-		if perr != nil {
-			return time.Time{}, fmt.Errorf("redisstore: subject revocation is not UNIX seconds: %w", perr)
+	cmds := make([]*redis.IntCmd, len(jtis))
+	_, perr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, jti := range jtis {
+			cmds[i] = p.Exists(ctx, s.keys.jti+jti)
 		}
-		at = time.Unix(secs, 0)
+		return nil
+	})
+	for i, cmd := range cmds {
+		if err := cmdErr(cmd, perr); err != nil {
+			errs[i] = fmt.Errorf("redisstore: check revoked jti: %w", err)
+			continue
+		}
+		revoked[i] = cmd.Val() > 0
+	}
+	putAll(s.cache, s.cache.jtis, epoch, jtis, revoked, errs, now)
+}
+
+// SubjectRevokedAt reads revoked:sub:<sub>, UNIX seconds as a decimal
+// string; the zero time when absent. Any other value is an error, so that
+// a malformed revocation is never read as "not revoked". Cached and
+// coalesced as JTIRevoked.
+func (s *Store) SubjectRevokedAt(ctx context.Context, sub string) (time.Time, error) {
+	if at, ok := s.cache.sub(sub, time.Now()); ok {
+		return at, nil
+	}
+	return s.subs.get(ctx, sub)
+}
+
+// subjectRevokedAt is SubjectRevokedAt's round trip for one subject.
+func (s *Store) subjectRevokedAt(ctx context.Context, sub string) (time.Time, error) {
+	now := time.Now()
+	epoch := s.cache.epoch.Load()
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	at, err := subjectAt(s.rdb.Get(ctx, s.keys.sub+sub).Result())
+	if err != nil {
+		return time.Time{}, err
 	}
 	s.cache.putSub(epoch, sub, at, now)
 	return at, nil
+}
+
+// subjectsRevokedAt is SubjectRevokedAt's round trip for several
+// subjects: one GET each, in one pipeline.
+func (s *Store) subjectsRevokedAt(ctx context.Context, subs []string, ats []time.Time, errs []error) {
+	now := time.Now()
+	epoch := s.cache.epoch.Load()
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	cmds := make([]*redis.StringCmd, len(subs))
+	_, perr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sub := range subs {
+			cmds[i] = p.Get(ctx, s.keys.sub+sub)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		ats[i], errs[i] = subjectAt(cmd.Val(), cmdErr(cmd, perr))
+	}
+	putAll(s.cache, s.cache.subs, epoch, subs, ats, errs, now)
+}
+
+// subjectAt is the revocation time in a GET's reply: the zero time for
+// no key.
+func subjectAt(v string, err error) (time.Time, error) {
+	switch {
+	case errors.Is(err, redis.Nil):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("redisstore: read subject revocation: %w", err)
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redisstore: subject revocation is not UNIX seconds: %w", err)
+	}
+	return time.Unix(secs, 0), nil
+}
+
+// cmdErr is a pipelined command's failure: its own error (redis.Nil
+// included), else the pipeline's, unless that is only a reply to another
+// command (a redis.Error, or redis.Nil), so that a failure that may have
+// left cmd unsent never reads as its zero reply.
+func cmdErr(cmd redis.Cmder, pipe error) error {
+	if err := cmd.Err(); err != nil {
+		return err
+	}
+	var reply redis.Error
+	if pipe == nil || errors.Is(pipe, redis.Nil) || errors.As(pipe, &reply) {
+		return nil
+	}
+	return pipe
 }
 
 // RevokeJTI sets revoked:jti:<jti> with an expiry at exp and publishes the

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,43 @@ func TestClusterMasterLoss(t *testing.T) {
 	n, err := s.DeleteUserSessions(ctx, "alice")
 	if err != nil || n != len(keys) {
 		t.Errorf("DeleteUserSessions after failover = %d, %v; want %d, nil", n, err, len(keys))
+	}
+}
+
+// TestBatchCluster sends the coalescer's pipelines on a cluster: keys on
+// every shard, in one pipeline (go-redis splits it by node), each answer
+// in its key's place.
+func TestBatchCluster(t *testing.T) {
+	t.Parallel() // waits on cluster start-up, not the CPU
+	c := authtest.StartCluster(t, 3, 0)
+	s := newStore(t, Options{Addrs: c.Addrs(), Timeout: time.Second, CacheTTL: -1})
+	ctx := testCtx(t)
+	keys := make([]string, 60)
+	for i := range keys {
+		keys[i] = "k" + strconv.Itoa(i)
+		if i%3 == 0 {
+			if err := s.RevokeJTI(ctx, keys[i], time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RevokeSubject(ctx, keys[i], time.Unix(1700000000+int64(i), 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	revoked, errs := make([]bool, len(keys)), make([]error, len(keys))
+	s.jtisRevoked(ctx, keys, revoked, errs)
+	ats, serrs := make([]time.Time, len(keys)), make([]error, len(keys))
+	s.subjectsRevokedAt(ctx, keys, ats, serrs)
+	for i, k := range keys {
+		if want := i%3 == 0; errs[i] != nil || revoked[i] != want {
+			t.Errorf("jti %s in a cluster pipeline: %v, %v; want %v, nil", k, revoked[i], errs[i], want)
+		}
+		var want time.Time
+		if i%3 == 0 {
+			want = time.Unix(1700000000+int64(i), 0)
+		}
+		if serrs[i] != nil || !ats[i].Equal(want) {
+			t.Errorf("subject %s in a cluster pipeline: %v, %v; want %v, nil", k, ats[i], serrs[i], want)
+		}
 	}
 }
