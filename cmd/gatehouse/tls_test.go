@@ -237,10 +237,12 @@ func (tr *tlsTraffic) halt() error {
 // failed request; a pair that does not load is logged and the previous
 // certificate keeps serving.
 func TestServeTLSRotation(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	for _, symlinks := range []bool{false, true} {
 		name := map[bool]string{false: "renamed over", true: "Secret volume symlink swap"}[symlinks]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each waits on its own reloader's polls
 			d := &certDir{dir: t.TempDir(), symlinks: symlinks}
 			first := ca.Issue(t)
 			d.install(t, first.CertPEM, first.KeyPEM)
@@ -300,6 +302,7 @@ func TestServeTLSRotation(t *testing.T) {
 // WebSocket client does) gets HTTP/1.1 and its WebSocket works; TLS 1.1 is
 // refused; plain HTTP on the port gets 400.
 func TestServeTLSProtocols(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	d := &certDir{dir: t.TempDir()}
 	l := ca.Issue(t)
@@ -380,6 +383,7 @@ func TestServeTLSProtocols(t *testing.T) {
 // TestCheckTLSFiles: check reads and parses server.tls's pair and
 // store.redis.ca_file, and names the key of each problem.
 func TestCheckTLSFiles(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	dir := t.TempDir()
 	a, b := ca.Issue(t), ca.Issue(t)
@@ -466,6 +470,7 @@ routes:
 // TestExpiryWarning: a certificate past its NotAfter gets a warning (check
 // prints it and passes: it is a rotation that failed, not a config error).
 func TestExpiryWarning(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	l := ca.Issue(t)
 	pair, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
@@ -484,6 +489,7 @@ func TestExpiryWarning(t *testing.T) {
 // or off, says that it needs a restart (the files' contents are reloaded
 // without one).
 func TestRestartOnlyTLS(t *testing.T) {
+	t.Parallel()
 	base := config.Default()
 	on := config.Default()
 	on.Server.TLS = config.ServerTLS{CertFile: "a.crt", KeyFile: "a.key"}
