@@ -18,10 +18,21 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
-// browserSlot lets one browser test run at a time. They run in parallel
-// with the package's other tests, but two Chromiums on two cores starve
-// the servers they talk to (store timeouts, chromedp deadlines).
-var browserSlot = make(chan struct{}, 1)
+// The heavy tests take turns, each kind in its slot: they run in parallel
+// with the package's light tests, but two Chromiums, or two Redis
+// topologies under traffic, on two cores starve the servers they talk to
+// (store timeouts, chromedp deadlines).
+var (
+	browserSlot = make(chan struct{}, 1)
+	trafficSlot = make(chan struct{}, 1)
+)
+
+// takeSlot waits for slot and holds it until t ends (its cleanups run
+// first: registered before them, this one runs last).
+func takeSlot(t *testing.T, slot chan struct{}) {
+	slot <- struct{}{}
+	t.Cleanup(func() { <-slot })
+}
 
 // browserPath finds a Chromium-family browser and waits for the browser
 // slot, which t holds until it ends (a browser test calls it first, before
@@ -31,8 +42,7 @@ func browserPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
-			browserSlot <- struct{}{}
-			t.Cleanup(func() { <-browserSlot }) // runs last: after the browser exited
+			takeSlot(t, browserSlot)
 			return p
 		}
 	}

@@ -58,7 +58,8 @@ func (s *syncBuffer) String() string {
 // TestMain runs up to four tests at once unless -parallel is given: most
 // tests here wait on processes and the network, not on the CPU, and the
 // default (GOMAXPROCS, two on a 2-core machine) leaves the CPU idle.
-// Browser tests take turns (browserSlot); tests whose timing assertions are
+// Browser tests take turns, and so do Redis topologies under traffic
+// (browserSlot, trafficSlot); tests whose timing assertions are
 // tight, or that set the environment, do not call t.Parallel.
 func TestMain(m *testing.M) {
 	flag.Parse()

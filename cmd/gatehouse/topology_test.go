@@ -335,6 +335,7 @@ func jwtCredentials(t *testing.T, p idp, n int) []credential {
 // only while the switch happens, and the session made before it survives.
 func TestSentinelFailoverUnderTraffic(t *testing.T) {
 	t.Parallel()
+	takeSlot(t, trafficSlot)
 	sentinelSwitch(t, "sentinel failover", (*authtest.Sentinel).Failover)
 }
 
@@ -345,6 +346,7 @@ func TestSentinelFailoverUnderTraffic(t *testing.T) {
 // lost (asynchronous replication); WAIT after the login rules that out.
 func TestSentinelMasterCrashUnderTraffic(t *testing.T) {
 	t.Parallel()
+	takeSlot(t, trafficSlot)
 	sentinelSwitch(t, "sentinel master crash", func(s *authtest.Sentinel) { s.KillMaster() })
 }
 
@@ -433,6 +435,7 @@ func loginUntilOn(t *testing.T, in *instance, addr string, want int) []credentia
 // before the kill, as a real deployment cannot.
 func TestClusterMasterLossUnderTraffic(t *testing.T) {
 	t.Parallel()
+	takeSlot(t, trafficSlot)
 	c := authtest.StartCluster(t, 3, 1)
 	masters := c.Addrs()[:3]
 	in, p := startTopology(t, masters, "")
