@@ -8,15 +8,12 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,14 +59,7 @@ func (s *syncBuffer) String() string {
 // (browserSlot, trafficSlot); tests whose timing assertions are
 // tight, or that set the environment, do not call t.Parallel.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		if err := flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0)))); err != nil {
-			panic(err)
-		}
-	}
+	authtest.DefaultParallel(4)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
