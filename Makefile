@@ -26,8 +26,15 @@ lint: vet
 
 # The README's test command: lint, then every test with the race detector
 # (Redis tests start real redis-server processes; browser tests drive chromium).
+# Most packages wait on processes (Redis failovers, browsers, the IdP)
+# more than they compute, so TEST_P packages run at once (go test's default
+# is one per core); ./cmd/gatehouse, the longest, is named first so that
+# it starts first. A race binary sleeps atexit_sleep_ms (default 1 s)
+# before it exits, once per package: 100 ms still catches a race in a
+# goroutine that outlives the tests. A GORACE of your own replaces this.
+TEST_P   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && echo $$n || echo 4)
 test: lint
-	$(GO) test -race -timeout 20m ./...
+	GORACE="$${GORACE:-atexit_sleep_ms=100}" $(GO) test -race -p $(TEST_P) -timeout 20m ./cmd/gatehouse ./...
 
 # Side-by-side benchmarks: the in-process Go benchmarks, then the load
 # benchmark (README.md, "Performance"): real processes, pinned with taskset,

@@ -313,8 +313,9 @@ func waitPingOrExit(addr string, tlsConfig *tls.Config, done <-chan struct{}) er
 // errExited stops waitFor early: the process is gone.
 var errExited = errors.New("redis-server exited")
 
-// waitFor calls check every 50 ms until it returns nil, or returns its last
-// error after readyTimeout.
+// waitFor calls check every 10 ms until it returns nil, or returns its last
+// error after readyTimeout. A check is a PING or an INFO on loopback (cheap),
+// and a fresh redis-server answers within a few milliseconds.
 func waitFor(check func(ctx context.Context) error) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -330,7 +331,7 @@ func waitFor(check func(ctx context.Context) error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v: %w", readyTimeout, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -4,12 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+// TestMain: the parallel tests here wait on Redis processes (start-up,
+// failover timers), not on the CPU; run up to four at once.
+func TestMain(m *testing.M) {
+	DefaultParallel(4)
+	os.Exit(m.Run())
+}
 
 func TestStartRedisStopRestart(t *testing.T) {
 	r := StartRedis(t)
@@ -36,6 +44,7 @@ func TestStartRedisStopRestart(t *testing.T) {
 }
 
 func TestStartRedisArgs(t *testing.T) {
+	t.Parallel()
 	r := StartRedis(t, "--maxmemory", "12345678")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 // TestStartRedisTLS: the server answers TLS clients that trust its CA, and
 // nobody else: not a plain client, not a client trusting another CA.
 func TestStartRedisTLS(t *testing.T) {
+	t.Parallel()
 	ca := NewCA(t)
 	r := StartRedisTLS(t, ca)
 	ctx := context.Background()
@@ -35,6 +36,7 @@ func TestStartRedisTLS(t *testing.T) {
 // TestCAIssue: every certificate a CA issues verifies against it for the
 // loopback names and has its own serial number.
 func TestCAIssue(t *testing.T) {
+	t.Parallel()
 	ca := NewCA(t)
 	a, b := ca.Issue(t), ca.Issue(t)
 	if a.Serial.Cmp(b.Serial) == 0 {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,13 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/auth/authtest"
 	"github.com/gatehouse-proxy/gatehouse/auth/storetest"
 )
+
+// TestMain: the parallel tests here wait on Redis processes (start-up,
+// failover timers), not on the CPU; run up to four at once.
+func TestMain(m *testing.M) {
+	authtest.DefaultParallel(4)
+	os.Exit(m.Run())
+}
 
 func TestContractCluster(t *testing.T) {
 	t.Parallel() // waits on failover timers, not the CPU

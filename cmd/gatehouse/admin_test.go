@@ -177,6 +177,7 @@ func browserLogin(t *testing.T, base string) string {
 func sessionHeader(cookie string) string { return "Cookie: gatehouse_session=" + cookie }
 
 func TestAdminAPIDisabledWithoutToken(t *testing.T) {
+	t.Parallel()
 	in := newAdmFixture(t).start(t, "memory", "", "", false)
 	status, body := adminDo(t, in, "Bearer "+admAdminToken, "POST", "/admin/revoke", `{"subject": "alice"}`)
 	if status != http.StatusNotFound {
@@ -185,6 +186,7 @@ func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 }
 
 func TestAdminAPIRefusesBadTokens(t *testing.T) {
+	t.Parallel()
 	in := newAdmFixture(t).start(t, "memory", "", "", true)
 	const wrong = "wrong-admin-token-0123456789abcdef"
 	cases := []struct{ name, authz, path string }{
@@ -230,6 +232,7 @@ func runCLI(t *testing.T, wantErr bool, args ...string) string {
 }
 
 func TestAdminCLI(t *testing.T) {
+	t.Parallel()
 	f := newAdmFixture(t)
 	in := f.start(t, "memory", "", "", true)
 	tokenFile := in.Dir + "/admin.token"
@@ -278,6 +281,7 @@ func TestAdminCLI(t *testing.T) {
 // newlines, or are 10 KB long, from real tokens: each revokes exactly
 // its own token.
 func TestAdminJTIIsData(t *testing.T) {
+	t.Parallel()
 	f := newAdmFixture(t)
 	in := f.start(t, "memory", "", "", true)
 	long := strings.Repeat("L", 10<<10)
@@ -302,6 +306,7 @@ func TestAdminJTIIsData(t *testing.T) {
 // TestForcedLogoutDuringRequest: a request already past authentication
 // finishes; the next one with the cookie is refused.
 func TestForcedLogoutDuringRequest(t *testing.T) {
+	t.Parallel()
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	slow := newBlockingUpstream(t, arrived, release)
 	in := newAdmFixture(t).start(t, "memory", "", slow, true)

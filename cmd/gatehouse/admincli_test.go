@@ -16,6 +16,7 @@ import (
 // TestSessionsCLIFollowsPages: `gatehouse sessions` prints every page of
 // the paged listing, following "next".
 func TestSessionsCLIFollowsPages(t *testing.T) {
+	t.Parallel()
 	var cursors []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -52,6 +53,7 @@ func TestSessionsCLIFollowsPages(t *testing.T) {
 // TestSessionMaxPerUserDefault: config's default for session.max_per_user
 // is the session package's (one rule, one place).
 func TestSessionMaxPerUserDefault(t *testing.T) {
+	t.Parallel()
 	if got := config.Default().Session.MaxPerUser; got != session.DefaultMaxPerUser {
 		t.Errorf("config default session.max_per_user %d, session.DefaultMaxPerUser %d", got, session.DefaultMaxPerUser)
 	}

@@ -16,6 +16,7 @@ import (
 // key, by its key path, with the keys there are and what to do; it used to
 // say "no configured key can verify algorithms RS256, ES256".
 func TestCheckNamesAlgorithmWithoutKey(t *testing.T) {
+	t.Parallel()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

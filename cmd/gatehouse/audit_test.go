@@ -70,6 +70,7 @@ func auditEvents(t *testing.T, in *instance, query string) []auditEventJSON {
 // kept in the Redis stream and served, filtered, by either replica's
 // GET /admin/audit, newest first; none holds a secret.
 func TestAuditTrailTwoReplicas(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	key := signingKey(t, "ES256")
 	a := startAudit(t, "redis", r.Addr, key)
@@ -157,6 +158,7 @@ func TestAuditTrailTwoReplicas(t *testing.T) {
 // TestAuditTrailMemoryCap: the memory store keeps the newest
 // audit.max_events.
 func TestAuditTrailMemoryCap(t *testing.T) {
+	t.Parallel()
 	in := startAudit(t, "memory", "127.0.0.1:1", signingKey(t, "ES256"))
 	for range 60 {
 		postForm(t, in.URL+"/.gatehouse/token", url.Values{

@@ -18,12 +18,31 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/echo"
 )
 
-// browserPath finds a Chromium-family browser. Without one the test is
-// skipped, unless the environment variable CI is non-empty: CI must run it.
+// The heavy tests take turns, each kind in its slot: they run in parallel
+// with the package's light tests, but two Chromiums, or two Redis
+// topologies under traffic, on two cores starve the servers they talk to
+// (store timeouts, chromedp deadlines).
+var (
+	browserSlot = make(chan struct{}, 1)
+	trafficSlot = make(chan struct{}, 1)
+)
+
+// takeSlot waits for slot and holds it until t ends (its cleanups run
+// first: registered before them, this one runs last).
+func takeSlot(t *testing.T, slot chan struct{}) {
+	slot <- struct{}{}
+	t.Cleanup(func() { <-slot })
+}
+
+// browserPath finds a Chromium-family browser and waits for the browser
+// slot, which t holds until it ends (a browser test calls it first, before
+// any setup whose timing matters). Without a browser the test is skipped,
+// unless the environment variable CI is non-empty: CI must run it.
 func browserPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
+			takeSlot(t, browserSlot)
 			return p
 		}
 	}
@@ -99,6 +118,7 @@ func onLoginPage(t *testing.T, ctx context.Context, step string) *url.URL {
 // flow against `gatehouse serve`: protected page → login form → wrong then
 // right password → the app with X-Auth-User → logout button → login again.
 func TestBrowserLoginLogout(t *testing.T) {
+	t.Parallel()
 	chromium := browserPath(t)
 	users, err := os.ReadFile(filepath.Join("..", "..", "testdata", "demo", "users.yaml"))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 // previous certificate keeps serving; a change that keeps the metadata is
 // found by the full check.
 func TestCertReloaderChecks(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -87,6 +88,7 @@ func TestCertReloaderChecks(t *testing.T) {
 // TestCertReloaderWarnsExpired: an expired certificate is served (there is
 // nothing better) with a warning in the log.
 func TestCertReloaderWarnsExpired(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	old := ca.IssueValid(t, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
 	dir := t.TempDir()

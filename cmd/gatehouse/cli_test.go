@@ -79,6 +79,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestHashPasswordCommand(t *testing.T) {
+	t.Parallel()
 	out, stderr, err := runCmd(t, "s3cret-Pass\n", "hash-password")
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +100,7 @@ func TestHashPasswordCommand(t *testing.T) {
 }
 
 func TestVersionAndUsage(t *testing.T) {
+	t.Parallel()
 	out, _, err := runCmd(t, "", "version")
 	if err != nil || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, "go1.") {
 		t.Errorf("version: %q, %v", out, err)
@@ -125,6 +127,7 @@ var updateCheckGolden = flag.Bool("update-check-golden", false, "rewrite testdat
 // path, and exits 1. It used to stop after the decode and validation
 // problems and never read the files.
 func TestCheckGolden(t *testing.T) {
+	t.Parallel()
 	_, stderr, err := runCmd(t, "", "check", "-config", filepath.Join("testdata", "check", "bad.yaml"))
 	if !errors.Is(err, errReported) {
 		t.Fatalf("check: err = %v, want problems reported (exit 1)", err)
@@ -148,6 +151,7 @@ func TestCheckGolden(t *testing.T) {
 // jwt.leeway and a missing jwt.issue.signing_key_file are all printed;
 // with -skip-files, only the first two.
 func TestCheckPrintsEveryProblem(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gatehouse.yaml")
 	writeFiles(t, dir, map[string]string{"gatehouse.yaml": `

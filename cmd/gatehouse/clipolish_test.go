@@ -21,6 +21,7 @@ import (
 // nothing more. Before, the flag package printed the error and the usage,
 // and main printed the error again.
 func TestFlagErrorsPrintedOnce(t *testing.T) {
+	t.Parallel()
 	for _, c := range commands() {
 		for _, args := range [][]string{{"-bogus"}, {"stray"}} {
 			out, stderr, err := runCmd(t, "", append([]string{c.name}, args...)...)
@@ -56,6 +57,7 @@ var flagLineRE = regexp.MustCompile(`^  -([a-z-]+)( [A-Za-z=]+)?$`)
 // usage line, a description, and every flag with a description of its own
 // (no Go type placeholders such as "value", no leftover backquotes).
 func TestEveryVerbHelp(t *testing.T) {
+	t.Parallel()
 	for _, c := range commands() {
 		_, stderr, err := runCmd(t, "", c.name, "-h")
 		if !errors.Is(err, flag.ErrHelp) {
@@ -98,6 +100,7 @@ func TestEveryVerbHelp(t *testing.T) {
 // TestUsageTableAligned: the top-level usage is a table of every verb
 // whose descriptions start in one column.
 func TestUsageTableAligned(t *testing.T) {
+	t.Parallel()
 	_, stderr, err := runCmd(t, "", "-h")
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +164,7 @@ func payloadOf(t *testing.T, tok string) map[string]any {
 // overwritten), nor one claim twice; a -ttl over jwt.max_lifetime would
 // mint a token Gatehouse refuses.
 func TestTokenRefusesBadTTLAndOwnClaims(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"issuing.pem":    signingKey(t, "ES256"),
@@ -215,6 +219,7 @@ func TestTokenRefusesBadTTLAndOwnClaims(t *testing.T) {
 // TestSessionsOutput: times in RFC 3339 UTC, "1 session" / "N sessions",
 // no table header when there is none, and the same wording for -delete.
 func TestSessionsOutput(t *testing.T) {
+	t.Parallel()
 	count := map[string]int{"alice": 1, "bob": 2, "carol": 0}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer adm-token" {
@@ -267,6 +272,7 @@ func TestSessionsOutput(t *testing.T) {
 // TestCheckNamesFileOfYAMLError: a YAML syntax error names the file and
 // the line.
 func TestCheckNamesFileOfYAMLError(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bad.yaml")
 	writeFiles(t, dir, map[string]string{"bad.yaml": "listen: \":8080\"\nupstream: \"http://127.0.0.1:3000\"\nroutes: [\n  - a\n  b: c\n"})
@@ -288,6 +294,7 @@ func TestCheckNamesFileOfYAMLError(t *testing.T) {
 // JWT, are refused before any call; a token the server cannot verify is
 // refused by the server. The token is never printed.
 func TestRevokeJWT(t *testing.T) {
+	t.Parallel()
 	f := newAdmFixture(t)
 	in := f.start(t, "memory", "", "", true)
 	admin := []string{"revoke", "-admin", in.AdminURL, "-token-file", in.Dir + "/admin.token"}

@@ -18,6 +18,7 @@ import (
 // B), end all with its confirmation, a token verified and revoked, a
 // forged one, the events. Each page is saved as a PNG.
 func TestBrowserConsole(t *testing.T) {
+	t.Parallel()
 	chromium := browserPath(t)
 	r := authtest.StartRedis(t)
 	key := signingKey(t, "ES256")

@@ -78,6 +78,7 @@ func publicKeyFromJWK(k map[string]any) (crypto.PublicKey, error) {
 }
 
 func TestCrossCheckGolangJWT(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			in := startTokens(t, alg)

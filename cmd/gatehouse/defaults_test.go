@@ -15,6 +15,7 @@ import (
 // defaults; a package's zero-value default (what a library user gets
 // without config) must be the same value, or the two drift.
 func TestDefaultsAgree(t *testing.T) {
+	t.Parallel()
 	c := config.Default()
 	durations := []struct {
 		key       string

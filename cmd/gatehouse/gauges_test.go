@@ -26,6 +26,7 @@ routes:
 // none), and the last-reload gauge is 1 after start, 0 for as long as a
 // refused config is in place, and 1 again after a good one.
 func TestStateGaugesMemory(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	arrived := make(chan struct{}, 4)
 	block := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +95,7 @@ func TestStateGaugesMemory(t *testing.T) {
 // gatehouse_store_up and gatehouse_revocation_subscription_up drop to 0 and
 // return to 1.
 func TestStateGaugesRedis(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	in := newAdmFixture(t).start(t, "redis", r.Addr, "", false)
 	const up, sub = "gatehouse_store_up", "gatehouse_revocation_subscription_up"

@@ -104,6 +104,7 @@ var goldenRequests = []goldenReq{
 // _count only, timing- and build-dependent values normalised). Run with
 // -update to rewrite them, and review the diff.
 func TestGoldenErrorsAndMetrics(t *testing.T) {
+	t.Parallel()
 	in := startGatehouse(t, goldenConfig, map[string]string{
 		"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256"), "admin.token": goldenAdminToken + "\n",
 	})
@@ -208,6 +209,7 @@ routes:
 // answer (testdata/errors_store_down.golden): 503 bodies on routes, the
 // token endpoint, readiness and the admin API.
 func TestGoldenErrorsStoreDown(t *testing.T) {
+	t.Parallel()
 	key, _, pub := ecKeyPEM(t)
 	cfg := strings.ReplaceAll(goldenUnavailableConfig, "{{redis}}", authtest.RefusingAddr(t))
 	in := startGatehouse(t, cfg, map[string]string{

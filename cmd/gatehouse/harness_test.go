@@ -52,6 +52,21 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestMain runs up to four tests at once unless -parallel is given: most
+// tests here wait on processes and the network, not on the CPU, and the
+// default (GOMAXPROCS, two on a 2-core machine) leaves the CPU idle.
+// Browser tests take turns, and so do Redis topologies under traffic
+// (browserSlot, trafficSlot); tests whose timing assertions are
+// tight, or that set the environment, do not call t.Parallel.
+func TestMain(m *testing.M) {
+	authtest.DefaultParallel(4)
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // upstream starts an echo upstream that counts its hits.
 func upstream(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	var hits atomic.Int64

@@ -13,6 +13,7 @@ import (
 // password is refused with an error rather than hashed (its end would be
 // ignored), and the password is not echoed.
 func TestHashPasswordRefusesLongPasswords(t *testing.T) {
+	t.Parallel()
 	ok := strings.Repeat("p", 72) // hashing it at cost 12 is slow: read it only
 	if pw, err := readPipedPassword(strings.NewReader(ok + "\r\n")); err != nil || string(pw) != ok {
 		t.Fatalf("72-byte password read as %q, %v; want it accepted", pw, err)
@@ -31,6 +32,7 @@ func TestHashPasswordRefusesLongPasswords(t *testing.T) {
 
 // TestPromptTwice checks the terminal dialogue with a fake no-echo reader.
 func TestPromptTwice(t *testing.T) {
+	t.Parallel()
 	reader := func(answers ...string) func() ([]byte, error) {
 		return func() ([]byte, error) {
 			a := answers[0]
@@ -61,6 +63,7 @@ func TestPromptTwice(t *testing.T) {
 // failed login's time tell users apart; `check` says so in a warning line
 // and still exits 0.
 func TestCheckWarnsOnMixedCosts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	h4, _ := bcrypt.GenerateFromPassword([]byte("a"), 4)
 	h5, _ := bcrypt.GenerateFromPassword([]byte("b"), 5)

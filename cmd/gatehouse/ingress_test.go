@@ -230,6 +230,7 @@ func identityCopies(e echo.Request) []string {
 // nginx (auth_request) and real Caddy (forward_auth), each in front of an
 // echo app, with the configs shipped in deploy/forward-auth.
 func TestForwardAuthIngresses(t *testing.T) {
+	t.Parallel()
 	in := startGatehouse(t, ingressConfig, map[string]string{"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256")})
 	app, hits := upstream(t)
 	gh, appAddr := strings.TrimPrefix(in.URL, "http://"), strings.TrimPrefix(app.URL, "http://")
@@ -339,6 +340,7 @@ func checkIngress(t *testing.T, base, loginURL string, hits *atomic.Int64) {
 // TestForwardAuthUntrustedCaller: a forward-auth request from a client
 // outside trusted_proxies gets 403, through `gatehouse serve`.
 func TestForwardAuthUntrustedCaller(t *testing.T) {
+	t.Parallel()
 	cfg := strings.Replace(ingressConfig, `["127.0.0.1/32"]`, `["10.0.0.0/8"]`, 1)
 	in := startGatehouse(t, cfg, map[string]string{"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256")})
 	for _, c := range []struct{ path, header string }{
@@ -356,6 +358,7 @@ func TestForwardAuthUntrustedCaller(t *testing.T) {
 // behind real nginx and real Caddy (issue point 3): protected page → login
 // page → back on the page with the identity → logout → login page again.
 func TestForwardAuthBrowserLogin(t *testing.T) {
+	t.Parallel()
 	chromium := browserPath(t)
 	in := startGatehouse(t, ingressConfig, map[string]string{"users.yaml": usersFile(t), "issuing.pem": signingKey(t, "ES256")})
 	app, _ := upstream(t)

@@ -24,6 +24,7 @@ routes:
 // error, error_description and request_id (GET /.gatehouse/nope had no
 // error_description).
 func TestIssue9ErrorBodiesThroughServe(t *testing.T) {
+	t.Parallel()
 	in := startGatehouse(t, issue9ProxyConfig, nil)
 	for _, tc := range []struct {
 		method, url string
@@ -60,6 +61,7 @@ func TestIssue9ErrorBodiesThroughServe(t *testing.T) {
 // TestIssue9ServeWiresStripHeadersAndBodyTimeout: strip_headers' default
 // and server.body_timeout reach the proxy.
 func TestIssue9ServeWiresStripHeadersAndBodyTimeout(t *testing.T) {
+	t.Parallel()
 	in := startGatehouse(t, issue9ProxyConfig, nil)
 	resp, body := get(t, in.URL+"/x", "X-Real-IP: 6.6.6.6", "X-HTTP-Method-Override: DELETE", "X-Original-URL: /admin", "Remote-User: admin")
 	if resp.StatusCode != 200 {

@@ -35,6 +35,7 @@ func startJWTRules(t *testing.T) (*instance, idp) {
 
 // Issue 9 items 7 and 9, and README "Security": the claim rules, end to end.
 func TestServeJWTClaimRules(t *testing.T) {
+	t.Parallel()
 	in, p := startJWTRules(t)
 	now := time.Now()
 	tests := []struct {
@@ -86,6 +87,7 @@ func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 // made for is named like jwt.issue.audience (a config `check` now refuses,
 // built here by hand): it is typed gh-assertion+jwt.
 func TestAssertionReplayedAsBearer(t *testing.T) {
+	t.Parallel()
 	key, _, pub := ecKeyPEM(t)
 	_, issuing, _ := ecKeyPEM(t)
 	up, _ := upstream(t)
@@ -144,6 +146,7 @@ func TestAssertionReplayedAsBearer(t *testing.T) {
 
 // Issue 9 item 5: check refuses a route named like jwt.issue.audience.
 func TestCheckRefusesRouteNamedLikeAudience(t *testing.T) {
+	t.Parallel()
 	_, issuing, _ := ecKeyPEM(t)
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"issuing.pem": issuing, "gatehouse.yaml": `
@@ -163,6 +166,7 @@ routes:
 // Contract: a weak key in jwt.issue.previous_key_files is reported under
 // that key and file, not under signing_key_file.
 func TestCheckNamesWeakPreviousKey(t *testing.T) {
+	t.Parallel()
 	_, issuing, _ := ecKeyPEM(t)
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {

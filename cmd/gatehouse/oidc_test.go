@@ -40,6 +40,7 @@ routes:
 // retrying discovery, and once the IdP is up a sign-in works end to end
 // with the identity at the upstream.
 func TestOIDCStartsWithIdPDown(t *testing.T) {
+	t.Parallel()
 	port := authtest.FreePort(t)
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
 	in := startGatehouse(t, strings.ReplaceAll(oidcConfig, "{{issuer}}", issuer),

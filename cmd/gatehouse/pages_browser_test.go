@@ -57,6 +57,7 @@ func screenshotDir(t *testing.T) string {
 // sign-in, sign-out and error pages and asserts the text a person reads;
 // each page is saved as a PNG (the directory is logged).
 func TestBrowserPages(t *testing.T) {
+	t.Parallel()
 	chromium := browserPath(t)
 	brand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/svg+xml")

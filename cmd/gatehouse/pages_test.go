@@ -13,6 +13,7 @@ import (
 // or cannot render is a config problem naming the key and the file, at
 // `check` and at `serve`; a good one is used by serve, under the same CSP.
 func TestCheckTemplatesDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tpl := filepath.Join(dir, "templates")
 	if err := os.Mkdir(tpl, 0o755); err != nil {

@@ -14,6 +14,7 @@ import (
 // serve, naming the key and the file; the admin token placeholder is long
 // enough to pass every other rule (issue 10). Filled in, both pass.
 func TestPlaceholderSecretsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gatehouse.yaml")
 	token, users := filepath.Join(dir, "admin-token"), filepath.Join(dir, "users.yaml")

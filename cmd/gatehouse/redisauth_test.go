@@ -44,6 +44,7 @@ func redisAuthCfg(addr, user string, tls bool) string {
 // an ACL user; a wrong password leaves Gatehouse up but not ready, and
 // jwt routes answer 503.
 func TestRedisACLUser(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	admin := r.Client(t)
 	ctx := context.Background()

@@ -31,6 +31,7 @@ routes:
 // is stored in that Redis; with another CA it stays unready (503) and the
 // log says that the certificate did not verify.
 func TestRedisTLSCAFile(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	r := authtest.StartRedisTLS(t, ca)
 	cfg := func(caFile string) string {

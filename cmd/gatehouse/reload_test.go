@@ -117,6 +117,7 @@ func echoed(t *testing.T, body string) map[string][]string {
 }
 
 func TestReloadSwapsConfigAndSparesInFlightRequests(t *testing.T) {
+	t.Parallel()
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	e := echo.Handler()
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +175,7 @@ func TestReloadSwapsConfigAndSparesInFlightRequests(t *testing.T) {
 }
 
 func TestReloadRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		break_  func(dir, cfg string) string
@@ -228,6 +230,7 @@ func TestReloadRefusesBadConfig(t *testing.T) {
 // give one reload. A loaded machine can stall the writer past the settle
 // time, which makes two reloads right; such a burst is retried.
 func TestReloadDebouncesBurstsOfWrites(t *testing.T) {
+	t.Parallel()
 	in, _, cfg := startReload(t, taggedEcho(t, "unused").URL)
 	const writes, gap = 8, 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -266,6 +269,7 @@ func TestReloadDebouncesBurstsOfWrites(t *testing.T) {
 // directory and renaming a "..data" symlink onto it; the config file is a
 // symlink through ..data and is never written itself.
 func TestReloadFollowsConfigMapSymlinkSwap(t *testing.T) {
+	t.Parallel()
 	in, p, cfg := startReload(t, taggedEcho(t, "unused").URL)
 	bearer := "Authorization: Bearer " + p.token(t, "alice", time.Now(), nil)
 	version := func(name, header string) {

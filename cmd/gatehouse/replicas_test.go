@@ -110,6 +110,7 @@ func allowed(t *testing.T, ins []*instance, reqs ...request) {
 func bearer(tok string) string { return "Authorization: Bearer " + tok }
 
 func TestReplicasJTIRevocation(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	f := newAdmFixture(t)
 	rs := replicas(t, f, r.Addr, 3)
@@ -135,6 +136,7 @@ func TestReplicasJTIRevocation(t *testing.T) {
 }
 
 func TestReplicasSubjectRevocation(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	f := newAdmFixture(t)
 	rs := replicas(t, f, r.Addr, 3)
@@ -164,6 +166,7 @@ func TestReplicasSubjectRevocation(t *testing.T) {
 }
 
 func TestReplicasForcedLogout(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	f := newAdmFixture(t)
 	rs := replicas(t, f, r.Addr, 2)
@@ -275,6 +278,7 @@ func grepLines(s, sub string) string {
 // answering from its cache, so a revocation written in that window is
 // seen well before the cache period ends.
 func TestReplicaSubscriptionLoss(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	f := newAdmFixture(t)
 	in := f.start(t, "redis", r.Addr, "", true)

@@ -83,6 +83,7 @@ func startJWT(t *testing.T, store, onError, redisAddr string) (*instance, idp) {
 }
 
 func TestServeJWTRoute(t *testing.T) {
+	t.Parallel()
 	in, p := startJWT(t, "memory", "deny", "127.0.0.1:1")
 	waitStatus(t, 5*time.Second, 200, in.AdminURL+"/readyz")
 	resp, body := get(t, in.URL+"/api/x", "Authorization: Bearer "+p.token(t, "alice", time.Now(), nil), "X-Auth-User: admin")
@@ -120,6 +121,7 @@ func TestServeJWTRoute(t *testing.T) {
 }
 
 func TestServeRefusesForgedTokens(t *testing.T) {
+	t.Parallel()
 	in, p := startJWT(t, "memory", "deny", "127.0.0.1:1")
 	good := p.token(t, "alice", time.Now(), nil)
 	parts := strings.Split(good, ".")
@@ -159,6 +161,7 @@ func TestServeRefusesForgedTokens(t *testing.T) {
 }
 
 func TestServeRevocationOnRedis(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	in, p := startJWT(t, "redis", "deny", r.Addr)
 	rdb := r.Client(t)
@@ -191,6 +194,7 @@ func TestServeRevocationOnRedis(t *testing.T) {
 }
 
 func TestServeRedisOutage(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []struct {
 		onError string
 		status  int
@@ -216,6 +220,7 @@ func TestServeRedisOutage(t *testing.T) {
 }
 
 func TestServeStartsWithoutRedis(t *testing.T) {
+	t.Parallel()
 	port := authtest.FreePort(t)
 	in, p := startJWT(t, "redis", "deny", "127.0.0.1:"+strconv.Itoa(port))
 	if resp, _ := get(t, in.AdminURL+"/readyz"); resp.StatusCode != 503 {

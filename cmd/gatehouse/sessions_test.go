@@ -278,6 +278,7 @@ func TestSessionsTwoReplicasOneRedis(t *testing.T) {
 // TestSessionCookieAttributes checks the Set-Cookie of a login with
 // session.secure: false.
 func TestSessionCookieAttributes(t *testing.T) {
+	t.Parallel()
 	in := startSessions(t, "memory", "", time.Minute)
 	c := newWebClient(t, in.URL)
 	resp := c.mustLogin("bob", sessBobPassword, "/")
@@ -309,6 +310,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 // app's own cookies but never Gatehouse's session or CSRF cookie, nor
 // identity headers the client sent.
 func TestSessionUpstreamCookies(t *testing.T) {
+	t.Parallel()
 	in := startSessions(t, "memory", "", time.Minute)
 	c := newWebClient(t, in.URL)
 	c.mustLogin("bob", sessBobPassword, "/app")
@@ -342,6 +344,7 @@ func TestSessionUpstreamCookies(t *testing.T) {
 // TestSessionIdleTimeout: use slides the idle timeout; 1.5 s without use
 // past a 1 s idle timeout ends the session, on both stores.
 func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
@@ -388,6 +391,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 // when Redis is back (with its data, as a persistent Redis would be), the
 // old session works again and so do new logins.
 func TestSessionRedisOutage(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	// Every write waits for an fsync (the session must survive the kill),
 	// which on a busy disk can outlast 200 ms; a killed Redis refuses

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,16 +31,30 @@ type process struct {
 	healthy            bool // answered /healthz once started
 }
 
-// buildBinary builds the gatehouse binary into a directory that lives as
-// long as t (the parent of the subtests that share it).
+// The gatehouse binary, built once for the package's tests (linking it
+// takes seconds); TestMain removes binDir.
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// buildBinary builds the gatehouse binary on first use and returns its path.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gatehouse")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "gatehouse-test-bin-"); binErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "gatehouse"), ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return bin
+	return filepath.Join(binDir, "gatehouse")
 }
 
 // startProcess writes cfg (placeholders as in startGatehouse, with
@@ -186,6 +201,7 @@ func refused(err error) bool {
 }
 
 func TestSignals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -15,8 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,97 +136,6 @@ func waitHandshakeSerial(t *testing.T, addr string, ca *authtest.CA, want *big.I
 	}
 }
 
-// tlsTraffic sends requests over one keep-alive client until stopped,
-// counting them and keeping the first failure.
-type tlsTraffic struct {
-	client *http.Client
-	dials  atomic.Int64 // TCP connections the client made
-	ok     atomic.Int64
-	mu     sync.Mutex
-	err    error
-	serial *big.Int // the leaf of the connection the last request used
-	stop   chan struct{}
-	done   sync.WaitGroup
-}
-
-func newTLSTraffic(ca *authtest.CA) *tlsTraffic {
-	tr := &tlsTraffic{stop: make(chan struct{})}
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	tr.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: ca.ClientConfig(), ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			tr.dials.Add(1)
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
-	return tr
-}
-
-// get sends one request and checks that it was answered 200 over HTTP/2.
-func (tr *tlsTraffic) get(url string) error {
-	resp, err := tr.client.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || resp.Proto != "HTTP/2.0" {
-		return fmt.Errorf("GET %s: %s over %s, want 200 over HTTP/2.0", url, resp.Status, resp.Proto)
-	}
-	tr.mu.Lock()
-	tr.serial = resp.TLS.PeerCertificates[0].SerialNumber
-	tr.mu.Unlock()
-	tr.ok.Add(1)
-	return nil
-}
-
-// run sends requests from n goroutines until stopped, paced so as not to
-// load a shared machine.
-func (tr *tlsTraffic) run(url string, n int) {
-	for range n {
-		tr.done.Add(1)
-		go func() {
-			defer tr.done.Done()
-			for {
-				select {
-				case <-tr.stop:
-					return
-				default:
-				}
-				if err := tr.get(url); err != nil {
-					tr.mu.Lock()
-					if tr.err == nil {
-						tr.err = err
-					}
-					tr.mu.Unlock()
-				}
-				time.Sleep(2 * time.Millisecond) // pace, not a wait
-			}
-		}()
-	}
-}
-
-func (tr *tlsTraffic) waitMore(t *testing.T, than int64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for tr.ok.Load() < than+20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("tlsTraffic stalled: %d requests answered, want more than %d", tr.ok.Load(), than+20)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
-}
-
-func (tr *tlsTraffic) halt() error {
-	close(tr.stop)
-	tr.done.Wait()
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	return tr.err
-}
-
 // TestServeTLSRotation: with server.tls, Gatehouse serves HTTPS and HTTP/2;
 // when the certificate files are replaced (renamed over, or a Secret
 // volume's symlink swap) new handshakes get the new certificate within a
@@ -237,10 +143,12 @@ func (tr *tlsTraffic) halt() error {
 // failed request; a pair that does not load is logged and the previous
 // certificate keeps serving.
 func TestServeTLSRotation(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	for _, symlinks := range []bool{false, true} {
 		name := map[bool]string{false: "renamed over", true: "Secret volume symlink swap"}[symlinks]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each waits on its own reloader's polls
 			d := &certDir{dir: t.TempDir(), symlinks: symlinks}
 			first := ca.Issue(t)
 			d.install(t, first.CertPEM, first.KeyPEM)
@@ -300,6 +208,7 @@ func TestServeTLSRotation(t *testing.T) {
 // WebSocket client does) gets HTTP/1.1 and its WebSocket works; TLS 1.1 is
 // refused; plain HTTP on the port gets 400.
 func TestServeTLSProtocols(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	d := &certDir{dir: t.TempDir()}
 	l := ca.Issue(t)
@@ -380,6 +289,7 @@ func TestServeTLSProtocols(t *testing.T) {
 // TestCheckTLSFiles: check reads and parses server.tls's pair and
 // store.redis.ca_file, and names the key of each problem.
 func TestCheckTLSFiles(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	dir := t.TempDir()
 	a, b := ca.Issue(t), ca.Issue(t)
@@ -466,6 +376,7 @@ routes:
 // TestExpiryWarning: a certificate past its NotAfter gets a warning (check
 // prints it and passes: it is a rotation that failed, not a config error).
 func TestExpiryWarning(t *testing.T) {
+	t.Parallel()
 	ca := authtest.NewCA(t)
 	l := ca.Issue(t)
 	pair, err := tls.X509KeyPair(l.CertPEM, l.KeyPEM)
@@ -484,6 +395,7 @@ func TestExpiryWarning(t *testing.T) {
 // or off, says that it needs a restart (the files' contents are reloaded
 // without one).
 func TestRestartOnlyTLS(t *testing.T) {
+	t.Parallel()
 	base := config.Default()
 	on := config.Default()
 	on.Server.TLS = config.ServerTLS{CertFile: "a.crt", KeyFile: "a.key"}

@@ -148,6 +148,7 @@ func callAPI(t *testing.T, in *instance, path, access string) (int, http.Header)
 }
 
 func TestTokenFlowEndToEnd(t *testing.T) {
+	t.Parallel()
 	in := startTokens(t, "ES256")
 	access, rt := passwordGrant(t, in)
 	status, seen := callAPI(t, in, "/api/orders", access)
@@ -186,6 +187,7 @@ func TestTokenFlowEndToEnd(t *testing.T) {
 // TestRefreshReuseEndToEnd: the second use of a refresh token fails, and
 // the newer tokens of its family stop working at once.
 func TestRefreshReuseEndToEnd(t *testing.T) {
+	t.Parallel()
 	in := startTokens(t, "EdDSA")
 	_, rt1 := passwordGrant(t, in)
 	access2, rt2 := refreshOK(t, in, rt1)
@@ -207,6 +209,7 @@ func TestRefreshReuseEndToEnd(t *testing.T) {
 // TestAccessAndRefreshNotInterchangeable at the proxy: a refresh token is
 // no Bearer token, an access token no refresh token.
 func TestAccessAndRefreshNotInterchangeable(t *testing.T) {
+	t.Parallel()
 	in := startTokens(t, "ES256")
 	access, rt := passwordGrant(t, in)
 	if s, _ := callAPI(t, in, "/api/x", rt); s != http.StatusUnauthorized {
@@ -221,6 +224,7 @@ func TestAccessAndRefreshNotInterchangeable(t *testing.T) {
 // EC key as previous; tokens of both verify, the JWKS lists both, and new
 // tokens carry the new kid.
 func TestKeyRotationEndToEnd(t *testing.T) {
+	t.Parallel()
 	in := startTokens(t, "ES256")
 	oldAccess, _ := passwordGrant(t, in)
 	writeFiles(t, in.Dir, map[string]string{"new.pem": signingKey(t, "RS256")})
@@ -275,6 +279,7 @@ func tokenHeader(t *testing.T, tok string) map[string]any {
 // TestCheckRefusesSigningKeys: weak RSA and P-384 issuing keys are config
 // errors that name the key and the file.
 func TestCheckRefusesSigningKeys(t *testing.T) {
+	t.Parallel()
 	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)

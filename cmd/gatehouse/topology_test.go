@@ -334,6 +334,8 @@ func jwtCredentials(t *testing.T, p idp, n int) []credential {
 // and fails the master over with SENTINEL FAILOVER: requests may fail
 // only while the switch happens, and the session made before it survives.
 func TestSentinelFailoverUnderTraffic(t *testing.T) {
+	t.Parallel()
+	takeSlot(t, trafficSlot)
 	sentinelSwitch(t, "sentinel failover", (*authtest.Sentinel).Failover)
 }
 
@@ -343,6 +345,8 @@ func TestSentinelFailoverUnderTraffic(t *testing.T) {
 // the replica. Writes the master acknowledged but had not replicated are
 // lost (asynchronous replication); WAIT after the login rules that out.
 func TestSentinelMasterCrashUnderTraffic(t *testing.T) {
+	t.Parallel()
+	takeSlot(t, trafficSlot)
 	sentinelSwitch(t, "sentinel master crash", func(s *authtest.Sentinel) { s.KillMaster() })
 }
 
@@ -430,6 +434,8 @@ func loginUntilOn(t *testing.T, in *instance, addr string, want int) []credentia
 // logs in again); the test rules that out with WAIT 1 1000 on each master
 // before the kill, as a real deployment cannot.
 func TestClusterMasterLossUnderTraffic(t *testing.T) {
+	t.Parallel()
+	takeSlot(t, trafficSlot)
 	c := authtest.StartCluster(t, 3, 1)
 	masters := c.Addrs()[:3]
 	in, p := startTopology(t, masters, "")

@@ -21,6 +21,7 @@ import (
 // any other: the users it removes are revoked in the store and their
 // sessions deleted (build calls endUsers once nothing can fail any more).
 func TestConfigReloadEndsUsersOfTheOldFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	alice, bob := newTruthUser(t, "alice", "[staff]"), newTruthUser(t, "bob", "[staff]")
 	for name, us := range map[string][]truthUser{"old.yaml": {alice, bob}, "new.yaml": {alice}} {

@@ -152,6 +152,7 @@ func groupsWithin(t *testing.T, start time.Time, limit time.Duration, want strin
 // today's code a removed user's session worked until its absolute timeout,
 // their refresh family forever, and a removed group stayed on both.
 func TestUsersFileIsTheTruthOnTwoReplicas(t *testing.T) {
+	t.Parallel()
 	r := authtest.StartRedis(t)
 	key := signingKey(t, "ES256")
 	alice, bob := newTruthUser(t, "alice", "[staff, admins]"), newTruthUser(t, "bob", "[staff]")
@@ -219,6 +220,7 @@ func TestUsersFileIsTheTruthOnTwoReplicas(t *testing.T) {
 // jwt.issue.refresh_max_lifetime, however often it is refreshed. On
 // today's code each refresh gave the family another refresh_ttl.
 func TestRefreshMaxLifetimeEndToEnd(t *testing.T) {
+	t.Parallel()
 	const maxLifetime = 3 * time.Second
 	alice := newTruthUser(t, "alice", "[staff]")
 	in := startTruth(t, "memory", "", "3s", maxLifetime.String(), signingKey(t, "ES256"), alice)

@@ -60,6 +60,7 @@ func (f *fakeFixture) begin(t *testing.T, b *browser) string {
 }
 
 func TestIDTokenVerification(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	idp := f.idp
 	hmac, _ := jwk.FromRaw([]byte("a-shared-secret-of-thirty-two-bytes!"))
@@ -110,6 +111,7 @@ func TestIDTokenVerification(t *testing.T) {
 }
 
 func TestTokenEndpointFailures(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	cases := map[string]func(w http.ResponseWriter, nonce string){
 		"500": func(w http.ResponseWriter, _ string) { http.Error(w, "boom", 500) },
@@ -136,6 +138,7 @@ func TestTokenEndpointFailures(t *testing.T) {
 }
 
 func TestCallbackState(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	cb := f.gate.URL + oidc.CallbackPath
 	t.Run("no pre-auth cookie", func(t *testing.T) {
@@ -199,6 +202,7 @@ func TestCallbackState(t *testing.T) {
 // TestCodeReplay: a code already exchanged, sent again with a fresh
 // state, is refused by the real IdP: 502, no session.
 func TestCodeReplay(t *testing.T) {
+	t.Parallel()
 	fx := startFixture(t, nil)
 	b, cb := callbackURL(t, fx, "alice")
 	if status, _ := b.get(cb.String()); status != 200 {
@@ -228,6 +232,7 @@ func backchannel(t *testing.T, g *gate, token string) (int, map[string]string, h
 }
 
 func TestBackchannelLogoutTokens(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	idp := f.idp
 	b := newBrowser(t)
@@ -287,6 +292,7 @@ func TestBackchannelLogoutTokens(t *testing.T) {
 // TestPreAuthCookie: short-lived, HttpOnly, Lax, scoped to the OIDC
 // endpoints (never sent to the upstream), Secure with session.secure.
 func TestPreAuthCookie(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	b := newBrowser(t).noFollow()
 	b.get(f.gate.URL + StartURL("fake", "/"))
@@ -308,6 +314,7 @@ func TestPreAuthCookie(t *testing.T) {
 // TestBackchannelConcurrentReplay: the same logout token posted 10 times at
 // once is accepted once.
 func TestBackchannelConcurrentReplay(t *testing.T) {
+	t.Parallel()
 	f := startFake(t)
 	now := time.Now()
 	tok := f.idp.sign(map[string]any{"iss": f.idp.Issuer, "aud": "client", "sub": "u1", "jti": randomString(),

@@ -43,6 +43,7 @@ func startFixture(t *testing.T, edit func(*oidc.Config)) *fixture {
 }
 
 func TestSignIn(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	b := newBrowser(t)
 	status, page := b.signIn(f.gate, "corp", "alice", "/dash?tab=1")
@@ -62,6 +63,7 @@ func TestSignIn(t *testing.T) {
 }
 
 func TestSignInPublicClient(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, func(c *oidc.Config) { c.ClientID, c.ClientSecret = oidctest.PublicClientID, "" })
 	status, page := newBrowser(t).signIn(f.gate, "corp", "bob", "/")
 	if want := "user=bob groups=staff uri=/"; status != 200 || page != want {
@@ -70,6 +72,7 @@ func TestSignInPublicClient(t *testing.T) {
 }
 
 func TestAllowedGroupsDenied(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, func(c *oidc.Config) { c.AllowedGroups = []string{"admins"} })
 	b := newBrowser(t)
 	status, page := b.signIn(f.gate, "corp", "bob", "/dash")
@@ -100,6 +103,7 @@ func sessionsOf(t *testing.T, g *gate, user string) int {
 
 // TestStartRedirects: rd open-redirect payloads through start end at "/".
 func TestStartRedirects(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	for _, rd := range []string{"//evil.example", "https://evil.example/", "/\\evil.example", "/%2F%2Fevil.example", "javascript:alert(1)", "/%0d%0aSet-Cookie:x=1"} {
 		b := newBrowser(t)
@@ -111,6 +115,7 @@ func TestStartRedirects(t *testing.T) {
 }
 
 func TestStartUnknownProvider(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	status, _ := newBrowser(t).get(f.gate.URL + StartURL("nope", "/"))
 	if status != http.StatusNotFound {
@@ -142,6 +147,7 @@ func callbackURL(t *testing.T, f *fixture, user string) (*browser, *url.URL) {
 // TestUserinfoProvider: /.gatehouse/userinfo of an OIDC session names its
 // provider.
 func TestUserinfoProvider(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	b := newBrowser(t)
 	b.signIn(f.gate, "corp", "alice", "/")

@@ -21,6 +21,7 @@ var buttonRE = regexp.MustCompile(`<a class="button" href="([^"]+)">Sign in with
 // TestLoginPageButton: a protected page → the login page → the provider
 // button → the IdP → back on the page (rd kept).
 func TestLoginPageButton(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	b := newBrowser(t)
 	status, page := b.get(f.gate.URL + "/reports?q=1")
@@ -42,6 +43,7 @@ func TestLoginPageButton(t *testing.T) {
 // TestAutoRedirect: login.auto_redirect with one provider and no local
 // users sends the login page straight to the IdP.
 func TestAutoRedirect(t *testing.T) {
+	t.Parallel()
 	l := reserve(t)
 	idp := oidctest.Start(t, oidctest.Options{RedirectURIs: []string{l.URL() + oidc.CallbackPath}})
 	store := newRedisStore(t)
@@ -58,6 +60,7 @@ func TestAutoRedirect(t *testing.T) {
 // id_token_hint) → back on Gatehouse's login page; the old cookie is
 // refused.
 func TestLogoutEndsIdPSession(t *testing.T) {
+	t.Parallel()
 	f := startFixture(t, nil)
 	b := newBrowser(t)
 	if status, _ := b.signIn(f.gate, "corp", "alice", "/"); status != 200 {
@@ -111,6 +114,7 @@ func redisAt(t *testing.T, addr string) auth.Store {
 // for alice's session → it is refused on both replicas (one Redis) within
 // 1 s.
 func TestBackchannelLogoutTwoReplicas(t *testing.T) {
+	t.Parallel()
 	la, lb := reserve(t), reserve(t)
 	idp := oidctest.Start(t, oidctest.Options{
 		RedirectURIs:         []string{la.URL() + oidc.CallbackPath},

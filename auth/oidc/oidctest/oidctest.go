@@ -144,7 +144,7 @@ func (p *Provider) waitDiscovery() error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("oidc-provider: no discovery at %s after %s: %v", u, readyTimeout, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
