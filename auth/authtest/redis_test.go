@@ -151,8 +151,11 @@ func TestStartRedisPortTaken(t *testing.T) {
 		if r.Port() == strconv.Itoa(busy) || r.ExtraPort(0) == strconv.Itoa(busy) {
 			t.Errorf("case %d: server on %s, bus %s; want neither on the taken port %d", taken, r.Port(), r.ExtraPort(0), busy)
 		}
-		if calls != 4 {
-			t.Errorf("case %d: %d ports picked, want 4 (two starts)", taken, calls)
+		// Two starts pick 4 ports. A free port another test process
+		// takes meanwhile (the race the retry exists for) costs one more
+		// start: more picks, always two per start.
+		if calls < 4 || calls%2 != 0 {
+			t.Errorf("case %d: %d ports picked, want 4 (two starts), or another pair per start lost to a race", taken, calls)
 		}
 		if err := r.Client(t).Ping(context.Background()).Err(); err != nil {
 			t.Errorf("case %d: PING: %v", taken, err)
