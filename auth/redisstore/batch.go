@@ -11,14 +11,15 @@ import (
 // the next pipeline.
 const maxBatch = 512
 
-// maxFlights bounds the round trips of one kind in flight at once. With
-// one, two concurrent misses already wait for each other: the second pays
-// up to two round trips' latency and a batch's allocations (in
-// BenchmarkJTIRevokedMisses at 2 goroutines, 22 allocs per lookup instead
-// of 15); with two, they go side by side as before, and batches still
-// form under load (at 128 goroutines, one round trip per ~32 lookups;
-// ~56 with one, ~17 with four).
-const maxFlights = 2
+// maxFlights bounds the round trips of one kind in flight at once. One is
+// what the proxy's load needs: in BenchmarkHotPathParallel/jwt-10k (32
+// connections, 10,000 tokens in rotation, every lookup a miss) a request
+// cost 44 µs and 2.3 µs of redis-server CPU with one flight, against 70 µs
+// and 8 µs with two, because with two most misses went alone. The price
+// is latency when two misses meet: the second waits for the first's round
+// trip (and, at 2 goroutines in BenchmarkJTIRevokedMisses, 22 allocs per
+// lookup instead of 15).
+const maxFlights = 1
 
 // linearMax: a batch finds a duplicate key by scanning its keys up to this
 // many, and through a map past it.
