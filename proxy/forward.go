@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/proxy/httpx"
+	"github.com/gatehouse-proxy/gatehouse/tracing"
 )
 
 // DefaultUpstreamTimeout is Options.UpstreamTimeout's zero value: the wait
@@ -89,6 +90,9 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	stripCookies(out, h.ownCookies)
 	f.setForwarded(pr)
 	out[httpx.RequestIDHeader] = x.idValue[:] // shared with the response: neither is changed in place
+	if h.traced {
+		tracing.Inject(pr.In.Context(), out) // the server span's traceparent, on the copy ReverseProxy made
+	}
 	if x.id != nil {
 		h.headers.setIdentity(out, x.id)
 		if h.assert != nil && h.headers.Assertion != "" {

@@ -15,7 +15,8 @@ import (
 
 // BenchmarkTracing compares a jwt route's request with tracing off (no
 // middleware, the plain transport: Options.Traced false), on at 10 %
-// sampling, and on with every request sampled, side by side:
+// sampling, on with every request sampled, and on with none sampled (the
+// cost of an unsampled request), side by side:
 //
 //	go test -run '^$' -bench Tracing -benchmem ./proxy
 //
@@ -32,7 +33,7 @@ func BenchmarkTracing(b *testing.B) {
 		name  string
 		on    bool
 		ratio float64
-	}{{"off", false, 0}, {"on-10pct", true, 0.1}, {"on-always", true, 1}} {
+	}{{"off", false, 0}, {"on-10pct", true, 0.1}, {"on-always", true, 1}, {"on-never", true, 0}} {
 		b.Run(bc.name, func(b *testing.B) {
 			o := Options{
 				Routes: testRoutes(), Upstream: up, Bearer: tokenTable{"good": {id: alice}},

@@ -217,6 +217,8 @@ func TestTraceSampling(t *testing.T) {
 	e = echoed(t, th.do(http.MethodGet, "/public/b", "Traceparent: 00-"+traceID+"-b7ad6b7169203331-00"))
 	if got := e.Headers["Traceparent"]; len(got) != 1 || !strings.HasPrefix(got[0], "00-"+traceID+"-") {
 		t.Errorf("upstream traceparent %q, want the client's trace %s continued", got, traceID)
+	} else if strings.Contains(got[0], "-b7ad6b7169203331-") {
+		t.Errorf("upstream traceparent %q: the client's parent ID passed on, want Gatehouse's server span as the parent", got[0])
 	}
 	th.flush()
 	if spans := th.coll.Spans(); len(spans) != 0 {

@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -78,12 +79,30 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !sc.IsValid() || sc.IsSampled() {
 		return t.traced.RoundTrip(r)
 	}
+	if _, ok := r.Header[traceparent]; ok {
+		// Set by the caller with Inject on a request it owns (the proxy's
+		// Rewrite hook): sent as it is. Copying the request here instead
+		// cost the proxy 8 µs a request in BenchmarkTracing/on-never.
+		return t.base.RoundTrip(r)
+	}
 	out := *r // a RoundTripper must not modify the request it was given
 	out.Header = r.Header.Clone()
-	out.Header.Del(tracestate) // Inject sets the trace's own, if it has one
-	t.prop.Inject(r.Context(), propagation.HeaderCarrier(out.Header))
+	Inject(r.Context(), out.Header)
 	return t.base.RoundTrip(&out)
 }
+
+// Inject writes the trace context of ctx into h as W3C traceparent (and
+// the trace's own tracestate, if it has one), replacing any the client
+// sent. The proxy calls it on the upstream request it owns, so that an
+// unsampled round trip through Transport needs no copy of the request; a
+// sampled one gets its client span's traceparent from Transport.
+func Inject(ctx context.Context, h http.Header) {
+	h.Del(tracestate) // Inject sets the trace's own, if it has one
+	Propagator().Inject(ctx, propagation.HeaderCarrier(h))
+}
+
+// traceparent is the W3C header, in its canonical form.
+const traceparent = "Traceparent"
 
 // tracestate is the W3C header that belongs to a traceparent: a client's
 // is passed on only with the trace it came with (the span context keeps

@@ -84,6 +84,50 @@ func TestTransportUnsampled(t *testing.T) {
 	}
 }
 
+// TestTransportUnsampledInjected: a request its caller already gave a
+// traceparent with Inject (the proxy, on the upstream request it owns)
+// goes out as it is, not copied; Inject replaces a client's traceparent
+// and drops its orphan tracestate.
+func TestTransportUnsampledInjected(t *testing.T) {
+	var got http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer up.Close()
+	p := newProvider(t, otlptest.Start(t).URL, 0)
+	ctx, span := p.TracerProvider().Tracer("test").Start(context.Background(), "server")
+	defer span.End()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, up.URL+"/x", nil)
+	req.Header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	req.Header.Set("Tracestate", "client=1")
+	Inject(ctx, req.Header)
+	want := "00-" + span.SpanContext().TraceID().String() + "-" + span.SpanContext().SpanID().String() + "-00"
+	if tp := req.Header.Get("Traceparent"); tp != want {
+		t.Fatalf("after Inject: traceparent %q, want %q", tp, want)
+	}
+	if ts := req.Header.Values("Tracestate"); len(ts) != 0 {
+		t.Errorf("after Inject: tracestate %q, want none (it belonged to the client's trace)", ts)
+	}
+	var seen *http.Request
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		seen = r
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	resp, err := (&http.Client{Transport: Transport(base, p.TracerProvider(), "upstream")}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen != req {
+		t.Errorf("the request was copied on its way out; want it sent as it is")
+	}
+	if tp := got.Get("Traceparent"); tp != want {
+		t.Errorf("upstream traceparent %q, want %q", tp, want)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // TestHandlerContinuesClientTrace: the server span is the child of the
 // client's traceparent, keeps its tracestate, and is a new root without one.
 func TestHandlerContinuesClientTrace(t *testing.T) {
