@@ -33,8 +33,11 @@ lint: vet
 # before it exits, once per package: 100 ms still catches a race in a
 # goroutine that outlives the tests. A GORACE of your own replaces this.
 TEST_P   ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && echo $$n || echo 4)
+# TestHotPathAllocations counts allocations, which the race detector
+# changes, so it skips itself under -race and runs once more without it.
 test: lint
 	GORACE="$${GORACE:-atexit_sleep_ms=100}" $(GO) test -race -p $(TEST_P) -timeout 20m ./cmd/gatehouse ./...
+	$(GO) test -run '^TestHotPathAllocations$$' ./proxy/
 
 # Side-by-side benchmarks: the in-process Go benchmarks, then the load
 # benchmark (README.md, "Performance"): real processes, pinned with taskset,
