@@ -67,6 +67,10 @@ func (p *proc) stop() {
 
 // waitUp is waitHTTP that gives up as soon as p exits.
 func waitUp(p *proc, url string) error {
+	var exited <-chan struct{} // nil: never ready
+	if p != nil {
+		exited = p.done
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get(url)
@@ -75,7 +79,7 @@ func waitUp(p *proc, url string) error {
 			return nil
 		}
 		select {
-		case <-p.done:
+		case <-exited:
 			return fmt.Errorf("%s exited (%v) before %s answered", p.name, p.cmd.ProcessState, url)
 		default:
 		}
@@ -97,20 +101,7 @@ func freeAddr() string {
 }
 
 // waitHTTP waits until url answers (any status), for at most 10 s.
-func waitHTTP(url string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not up: %w", url, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func waitHTTP(url string) error { return waitUp(nil, url) }
 
 // waitTCP waits until addr accepts connections, for at most 10 s.
 func waitTCP(addr string) error {

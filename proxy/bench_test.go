@@ -46,6 +46,19 @@ func benchLoop(b *testing.B, target, authz string) {
 	serialLoop(b, target, "Authorization", authz, nil)
 }
 
+// getOK sends req, drains the answer and fails b unless it is a 200.
+func getOK(b *testing.B, client *http.Client, req *http.Request) {
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s: status %d, want 200", req.URL.Path, resp.StatusCode)
+	}
+}
+
 // serialLoop sends b.N GET requests to target, serially over one
 // keep-alive connection, with header set to value (when not empty). The
 // first request warms connections and caches; warm, if not nil, runs after
@@ -58,17 +71,7 @@ func serialLoop(b *testing.B, target, header, value string, warm func(do func())
 	if value != "" {
 		req.Header.Set(header, value)
 	}
-	do := func() {
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("status %d, want 200", resp.StatusCode)
-		}
-	}
+	do := func() { getOK(b, client, req) }
 	do()
 	if warm != nil {
 		warm(do)

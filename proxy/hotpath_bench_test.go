@@ -167,15 +167,7 @@ func (hp *hotPath) warm(b *testing.B) {
 	for _, tok := range hp.tokens {
 		req, _ := http.NewRequest("GET", hp.url+"/jwt/warm", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("warm-up: status %d", resp.StatusCode)
-		}
+		getOK(b, client, req)
 	}
 }
 
@@ -194,15 +186,7 @@ func rotateLoop(b *testing.B, target string, tokens []string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		resp, err := client.Do(reqs[i%len(reqs)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("status %d, want 200", resp.StatusCode)
-		}
+		getOK(b, client, reqs[i%len(reqs)])
 		i++
 	}
 }
