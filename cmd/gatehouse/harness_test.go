@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -156,10 +157,16 @@ func startGatehouseOnce(t *testing.T, cfg, dir, upstreamURL string) (*instance, 
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// /healthz alone could be another process that took the admin
+		// port first (this one then exits, "address already in use"):
+		// "gatehouse started" is logged once both listeners are ours.
 		resp, err := http.Get(in.AdminURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return in, "", nil
+			if strings.Contains(in.stdout.String(), "gatehouse started") {
+				return in, "", nil
+			}
+			err = errors.New("/healthz answers, but this gatehouse has not logged its start")
 		}
 		select {
 		case err := <-in.done:
