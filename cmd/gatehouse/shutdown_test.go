@@ -105,10 +105,14 @@ func startProcessOnce(t *testing.T, bin, upstreamURL, cfg, dir string) *process 
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// As in startGatehouseOnce: /healthz may be another process on a
+		// port taken first; "gatehouse started" is this one's.
 		if resp, err := http.Get(p.AdminURL + "/healthz"); err == nil {
 			resp.Body.Close()
-			p.healthy = true
-			return p
+			if strings.Contains(p.stdout.String(), "gatehouse started") {
+				p.healthy = true
+				return p
+			}
 		}
 		select {
 		case <-p.exited:
